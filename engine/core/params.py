@@ -144,10 +144,10 @@ class ParamRegistry:
         for spec in specs:
             self.add(spec)
 
-    def remove_prefix(self, prefix: str) -> None:
-        """Forget every parameter under ``prefix.`` (e.g. layers of a model that was swapped out)."""
+    def remove(self, names: Iterable[str]) -> None:
+        """Forget parameters (e.g. layers of a model that was swapped out)."""
         with self._lock:
-            for name in [n for n in self._specs if n.startswith(prefix + ".")]:
+            for name in list(names):
                 for d in (self._specs, self._targets, self._smoothed, self._triggers, self._changes):
                     d.pop(name, None)
             self._version += 1

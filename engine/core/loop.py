@@ -1,0 +1,178 @@
+"""The render loop: clock -> snapshot -> render -> sinks, and nothing else on the hot path.
+
+Models are swapped at a frame boundary from a worker thread (:class:`ModelSwapper`); triggers
+(panic, next seed, snapshot) fire once per press through callbacks that only write parameters or
+hand work to other threads; a sink that raises is dropped and the others keep receiving.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from ..sinks.base import Frame, Sink
+from .clock import Clock, FrameTime
+from .params import ParamRegistry
+from .render import Renderer
+from .stats import FrameStats
+
+log = logging.getLogger("netblend")
+
+
+class SinkSet:
+    """The open outputs. A sink that raises is closed, dropped with a warning, and the show goes on."""
+
+    def __init__(self, sinks: Iterable[Sink] = ()):
+        self.sinks: list[Sink] = list(sinks)
+        self.dropped: list[tuple[Sink, str]] = []
+
+    def open(self, width: int, height: int) -> None:
+        for sink in list(self.sinks):
+            self._guard(sink, lambda s=sink: s.open(width, height))
+
+    def send(self, frame: Frame) -> None:
+        for sink in list(self.sinks):
+            self._guard(sink, lambda s=sink: s.send(frame))
+
+    def _guard(self, sink: Sink, call: Callable[[], object]) -> None:
+        try:
+            call()
+        except Exception as e:  # a failing output must never stop the show
+            log.warning("output %s failed and was dropped: %s", sink.name, e)
+            self.sinks.remove(sink)
+            self.dropped.append((sink, str(e)))
+            try:
+                sink.close()
+            except Exception as close_error:
+                log.debug("closing %s after its failure also failed: %s", sink.name, close_error)
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            try:
+                sink.close()
+            except Exception as e:
+                log.warning("closing output %s failed: %s", sink.name, e)
+
+
+class ModelSwapper:
+    """Loads a new renderer on a worker thread; the loop picks it up at a frame boundary."""
+
+    def __init__(self) -> None:
+        self._ready: queue.Queue[Renderer] = queue.Queue(maxsize=1)
+        self.errors: list[str] = []
+        self._thread: threading.Thread | None = None
+
+    def request(self, build: Callable[[], Renderer]) -> threading.Thread:
+        """Start building a renderer (load files, move to the device, warm up) off the render thread."""
+
+        def work() -> None:
+            try:
+                renderer = build()
+            except Exception as e:  # a failed load leaves the current models playing
+                msg = f"model swap failed, the current models keep playing: {e}"
+                log.error(msg)
+                self.errors.append(msg)
+                return
+            try:
+                self._ready.get_nowait()  # a newer request wins over an unused older one
+            except queue.Empty:
+                pass
+            self._ready.put(renderer)
+
+        self._thread = threading.Thread(target=work, name="netblend-model-loader", daemon=True)
+        self._thread.start()
+        return self._thread
+
+    def poll(self) -> Renderer | None:
+        try:
+            return self._ready.get_nowait()
+        except queue.Empty:
+            return None
+
+
+@dataclass
+class ShowTime:
+    """Frame time that stands still while paused, so a walk resumes where it stopped."""
+
+    t: float = 0.0
+    beat: float = 0.0
+
+    def advance(self, ft: FrameTime, paused: bool) -> FrameTime:
+        dt = 0.0 if paused else ft.dt
+        self.t += dt
+        self.beat += dt * ft.bpm / 60.0
+        return FrameTime(ft.frame, self.t, dt, self.beat, ft.bpm)
+
+
+class RenderLoop:
+    """Runs frames until stopped. ``step()`` renders exactly one frame (tests, offline render)."""
+
+    def __init__(
+        self,
+        registry: ParamRegistry,
+        renderer: Renderer,
+        sinks: SinkSet,
+        clock: Clock | None = None,
+        fps: float | None = None,                    # target rate; None = as fast as possible
+        triggers: dict[str, Callable[[], None]] | None = None,  # trigger name -> action
+        on_frame: Callable[[FrameTime], None] | None = None,    # after each frame (control recorder, morphs)
+    ):
+        self.registry = registry
+        self.renderer = renderer
+        self.sinks = sinks
+        self.clock = clock or Clock()
+        self.fps = fps
+        self.triggers = dict(triggers or {})
+        self.on_frame = on_frame
+        self.swapper = ModelSwapper()
+        self.stats = FrameStats(target_fps=fps)
+        self.show_time = ShowTime()
+        self._seen: dict[str, int] = {}
+        self._stop = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def step(self) -> Frame:
+        """One frame: tick, swap models if ready, snapshot, fire triggers, render, send."""
+        ft = self.clock.tick()
+        new = self.swapper.poll()
+        if new is not None:
+            self.renderer = new
+        snap = self.registry.snapshot(ft.dt)
+        for name, count in snap.triggers.items():
+            if count != self._seen.setdefault(name, count):
+                self._seen[name] = count
+                action = self.triggers.get(name)
+                if action is not None:
+                    action()
+        show_ft = self.show_time.advance(ft, paused=snap.get("engine.pause") > 0.5)
+        t0 = time.perf_counter()
+        pixels = self.renderer.render(snap.values, show_ft)
+        frame = Frame(pixels, ft.frame, show_ft.t)
+        self.sinks.send(frame)
+        self.stats.record(time.perf_counter() - t0, ft.t)
+        if self.on_frame is not None:
+            self.on_frame(show_ft)
+        return frame
+
+    def run(self, seconds: float | None = None, frames: int | None = None) -> FrameStats:
+        """Render until ``stop()``, ``seconds`` of clock time or ``frames`` frames; returns the stats."""
+        self.sinks.open(self.renderer.width, self.renderer.height)
+        self._stop.clear()
+        n = 0
+        while not self._stop.is_set():
+            frame = self.step()
+            n += 1
+            period = 1.0 / self.fps if self.fps else 0.0
+            if frames is not None and n >= frames:
+                break
+            if seconds is not None and self.stats.last_t + period >= seconds - 1e-9:
+                break
+            if self.fps:
+                self.clock.sleep_until(self.stats.last_t + period)
+        return self.stats

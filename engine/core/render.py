@@ -1,0 +1,82 @@
+"""One frame: snapshot values -> blended weights -> latents -> image -> uint8 RGBA, on the device.
+
+:class:`Renderer` owns the models of a show (a :class:`~engine.blend.generator.BlendedGenerator` and
+its :class:`~engine.latents.live.LatentEngine`) and the preallocated output buffer. ``render`` is a
+function of the frozen snapshot and the frame time: it reads them and never writes a control.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import torch
+
+from .clock import FrameTime
+
+STAGES = ("blend", "mapping", "synthesis", "convert")
+
+
+@dataclass
+class StageTimes:
+    """Seconds per stage of the last frame; filled only when profiling (it synchronises the device)."""
+
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def add(self, stage: str, dt: float) -> None:
+        self.seconds[stage] = self.seconds.get(stage, 0.0) + dt
+
+
+def image_to_rgba(img: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    """float [1, 3, H, W] in about [-1, 1] -> uint8 [H, W, 4] RGBA written into ``out`` (alpha 255)."""
+    rgb = img[0].permute(1, 2, 0)                                   # [H, W, 3] view
+    out[:, :, :3].copy_(rgb.mul(127.5).add_(128.0).clamp_(0.0, 255.0))  # copy_ rounds toward zero
+    return out
+
+
+class Renderer:
+    """Renders frames from a snapshot for one set of models, on one device."""
+
+    def __init__(self, blended, latents, size: tuple[int, int] | None = None, profile: bool = False):
+        self.blended = blended
+        self.latents = latents
+        self.device = next(iter(blended.parameters())).device if hasattr(blended, "parameters") else torch.device("cpu")
+        res = blended.img_resolution
+        self.width, self.height = size or (res, res)
+        self.profile = profile
+        self.times = StageTimes()
+        self._rgba = torch.full((self.height, self.width, 4), 255, dtype=torch.uint8, device=self.device)
+
+    @property
+    def num_layers(self) -> int:
+        return len(self.blended.layers)
+
+    def _mark(self, stage: str, t0: float) -> float:
+        if not self.profile:
+            return t0
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        t1 = time.perf_counter()
+        self.times.add(stage, t1 - t0)
+        return t1
+
+    @torch.inference_mode()
+    def render(self, values: Mapping[str, float], ft: FrameTime) -> torch.Tensor:
+        """Render one frame; returns the uint8 RGBA buffer ``[H, W, 4]`` (reused every frame)."""
+        from ..blend.masks import compose
+
+        self.times = StageTimes()
+        t0 = time.perf_counter()
+        self.blended.apply(compose(values, self.num_layers))
+        t0 = self._mark("blend", t0)
+        ws = self.latents.ws(values, ft)
+        t0 = self._mark("mapping", t0)
+        img = self.blended.synthesis(ws, **self.latents.synthesis_kwargs(values, ft))
+        t0 = self._mark("synthesis", t0)
+        if img.shape[-2:] != (self.height, self.width):
+            img = torch.nn.functional.interpolate(img, size=(self.height, self.width), mode="bilinear",
+                                                  align_corners=False, antialias=True)
+        image_to_rgba(img.float(), self._rgba)
+        self._mark("convert", t0)
+        return self._rgba

@@ -1,0 +1,53 @@
+"""Frame statistics: fps, frame-time percentiles, late frames. Updated by the loop, read by anyone."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+
+
+@dataclass
+class FrameStats:
+    target_fps: float | None = None
+    window: int = 600                                  # frames kept for percentiles
+    frames: int = 0
+    late: int = 0                                      # frames whose render took longer than the period
+    first_t: float | None = None
+    last_t: float = 0.0
+    _times: deque = field(default_factory=deque)
+
+    def record(self, frame_seconds: float, t: float) -> None:
+        """One rendered frame: its render time and the clock time it started at."""
+        if self.first_t is None:
+            self.first_t = t
+        self.last_t = t
+        self.frames += 1
+        self._times.append(frame_seconds)
+        if len(self._times) > self.window:
+            self._times.popleft()
+        if self.target_fps and frame_seconds > 1.0 / self.target_fps:
+            self.late += 1
+
+    @property
+    def elapsed(self) -> float:
+        return 0.0 if self.first_t is None else self.last_t - self.first_t
+
+    @property
+    def fps(self) -> float:
+        """Frames per second of clock time over the whole run."""
+        return (self.frames - 1) / self.elapsed if self.frames > 1 and self.elapsed > 0 else 0.0
+
+    def percentile_ms(self, q: float) -> float:
+        if not self._times:
+            return 0.0
+        ordered = sorted(self._times)
+        return 1000.0 * ordered[min(len(ordered) - 1, int(q / 100.0 * len(ordered)))]
+
+    def summary(self) -> str:
+        """The one line printed when a run ends."""
+        line = (f"{self.frames} frames in {self.elapsed:.1f} s, {self.fps:.1f} fps; render "
+                f"p50 {self.percentile_ms(50):.1f} ms, p95 {self.percentile_ms(95):.1f} ms, "
+                f"p99 {self.percentile_ms(99):.1f} ms")
+        if self.target_fps:
+            line += f"; {self.late} late frames at {self.target_fps:g} fps"
+        return line
