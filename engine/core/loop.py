@@ -166,7 +166,7 @@ class RenderLoop:
         self._stop.clear()
         n = 0
         while not self._stop.is_set():
-            frame = self.step()
+            self.step()
             n += 1
             period = 1.0 / self.fps if self.fps else 0.0
             if frames is not None and n >= frames:

@@ -41,7 +41,7 @@ class Renderer:
     def __init__(self, blended, latents, size: tuple[int, int] | None = None, profile: bool = False):
         self.blended = blended
         self.latents = latents
-        self.device = next(iter(blended.parameters())).device if hasattr(blended, "parameters") else torch.device("cpu")
+        self.device = blended.device
         res = blended.img_resolution
         self.width, self.height = size or (res, res)
         self.profile = profile

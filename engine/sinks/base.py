@@ -45,7 +45,8 @@ class Frame:
             if self._readback is not None:
                 self._host = self._readback()
             else:
-                self._host = self.pixels.contiguous() if self.pixels.device.type == "cpu" else self.pixels.cpu()
+                on_cpu = self.pixels.device.type == "cpu"
+                self._host = self.pixels.contiguous() if on_cpu else self.pixels.cpu()
         return self._host
 
     def numpy(self):
@@ -103,12 +104,12 @@ class Sink(ABC):
         self.close()
 
     # -- template methods ---------------------------------------------------------------------
-    def _open(self, width: int, height: int) -> None:
-        pass
+    def _open(self, width: int, height: int) -> None:  # noqa: B027 (optional hook)
+        """Acquire the output (window, file, sender). Default: nothing to acquire."""
 
     @abstractmethod
     def _send(self, frame: Frame) -> None:
         """Deliver one frame."""
 
-    def _close(self) -> None:
-        pass
+    def _close(self) -> None:  # noqa: B027 (optional hook)
+        """Release the output. Default: nothing to release."""
