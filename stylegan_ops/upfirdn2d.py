@@ -1,0 +1,185 @@
+"""upfirdn2d: upsample (zero insertion), pad, FIR filter, downsample, as StyleGAN2/3 define it.
+
+Definition, per axis (x = width, then y = height):
+
+1. upsample: insert ``up - 1`` zeros after every input sample (length ``in * up``);
+2. pad: add ``p0`` zeros before and ``p1`` after (negative values crop);
+3. filter: true convolution with ``f`` (``flip_filter=True``: correlation), keeping only the
+   fully overlapping outputs, so length ``in * up + p0 + p1 - taps + 1``;
+4. downsample: keep every ``down``-th sample starting at the first.
+
+Output size: ``(in * up + p0 + p1 - taps) // down + 1``. The filter is scaled by
+``gain ** (f.ndim / 2)``: a 1-D (separable) filter is applied once per axis, so the total gain is
+``gain`` either way. ``padding`` is ``int`` (all sides), ``(px, py)`` or ``(px0, px1, py0, py1)``;
+``up``/``down`` are ``int`` or ``(x, y)``.
+
+No zero-stuffed tensor is ever built: upsampling is a transposed convolution with stride ``up``
+(which is polyphase filtering), downsampling a strided convolution that computes only the kept
+samples. ``impl='fast'`` folds the downsampling of an up-and-down call into polyphase
+convolutions as well (see ``_polyphase_axis``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .bias_act import check_impl
+
+IntPair = int | Sequence[int]
+
+
+def parse_scaling(scaling: IntPair) -> tuple[int, int]:
+    """``up``/``down`` as (x, y) integers >= 1."""
+    sx, sy = (scaling, scaling) if isinstance(scaling, int) else tuple(scaling)
+    if int(sx) != sx or int(sy) != sy or sx < 1 or sy < 1:
+        raise ValueError(f"scaling factors must be integers >= 1, got {scaling!r}")
+    return int(sx), int(sy)
+
+
+def parse_padding(padding: IntPair) -> tuple[int, int, int, int]:
+    """``padding`` as (px0, px1, py0, py1)."""
+    if isinstance(padding, int):
+        return padding, padding, padding, padding
+    pad = [int(p) for p in padding]
+    if len(pad) == 2:
+        return pad[0], pad[0], pad[1], pad[1]
+    if len(pad) == 4:
+        return pad[0], pad[1], pad[2], pad[3]
+    raise ValueError(f"padding must be an int, (px, py) or (px0, px1, py0, py1), got {padding!r}")
+
+
+def filter_size(f: torch.Tensor | None) -> tuple[int, int]:
+    """(width, height) in taps of a 1-D (separable), 2-D or missing (identity) filter."""
+    if f is None:
+        return 1, 1
+    if f.ndim not in (1, 2):
+        raise ValueError(f"filter must be 1-D (separable) or 2-D, got shape {tuple(f.shape)}")
+    return f.shape[-1], f.shape[0]
+
+
+def setup_filter(
+    f,
+    device: torch.device | str = torch.device("cpu"),
+    normalize: bool = True,
+    flip_filter: bool = False,
+    gain: float = 1,
+    separable: bool | None = None,
+) -> torch.Tensor:
+    """Turn filter taps into the float32 tensor the ops take.
+
+    ``f``: None (identity), a scalar, 1-D taps or a 2-D kernel. ``separable=None`` keeps 1-D taps
+    separable only when there are at least 8 of them; shorter ones become the 2-D outer product
+    (so ``setup_filter([1, 3, 3, 1])`` is the 4x4 kernel StyleGAN2 stores as ``resample_filter``).
+    ``normalize`` divides by the sum, ``flip_filter`` flips, and the result is scaled by
+    ``gain ** (ndim / 2)``.
+    """
+    f = torch.as_tensor(1.0 if f is None else f, dtype=torch.float32)
+    if f.ndim == 0:
+        f = f.reshape(1)
+    if f.ndim not in (1, 2) or f.numel() == 0:
+        raise ValueError(f"filter must be a scalar, 1-D taps or a 2-D kernel, got shape {tuple(f.shape)}")
+    if separable is None:
+        separable = f.ndim == 1 and f.numel() >= 8
+    if f.ndim == 1 and not separable:
+        f = torch.outer(f, f)
+    if f.ndim != (1 if separable else 2):
+        raise ValueError("a 2-D filter cannot be made separable; pass 1-D taps")
+    if normalize:
+        f = f / f.sum()
+    if flip_filter:
+        f = f.flip(list(range(f.ndim)))
+    f = f * (gain ** (f.ndim / 2))
+    return f.to(device=device)
+
+
+def _fir_stage(x: torch.Tensor, k: torch.Tensor, up: tuple[int, int], down: tuple[int, int],
+               pad: tuple[int, int, int, int]) -> torch.Tensor:
+    """One upfirdn pass with a 2-D kernel ``k`` [kh, kw] already flipped for correlation.
+
+    ``up``/``down`` are (x, y); ``pad`` is (px0, px1, py0, py1) in the upsampled domain.
+    """
+    n, c, h, w = x.shape
+    kh, kw = k.shape
+    weight = k[None, None].expand(c, 1, kh, kw)  # [C, 1, kh, kw], depthwise
+    upx, upy = up
+    px0, px1, py0, py1 = pad
+    if upx > 1 or upy > 1:
+        # conv_transpose2d with stride `up` is the full convolution of the zero-stuffed signal with its
+        # (unflipped) kernel; output j of upfirdn is sample j + taps - 1 - p0 of that.
+        y = F.conv_transpose2d(x, weight.flip([2, 3]), stride=(upy, upx), groups=c)  # [N, C, H*upy+.., ..]
+        y = F.pad(y, [px0 - kw + 1, px1 - kw + upx, py0 - kh + 1, py1 - kh + upy])
+        return y[:, :, :: down[1], :: down[0]]
+    x = F.pad(x, [px0, px1, py0, py1])  # [N, C, H+py0+py1, W+px0+px1]
+    return F.conv2d(x, weight, stride=(down[1], down[0]), groups=c)
+
+
+def upfirdn2d(
+    x: torch.Tensor,
+    f: torch.Tensor | None,
+    up: IntPair = 1,
+    down: IntPair = 1,
+    padding: IntPair = 0,
+    flip_filter: bool = False,
+    gain: float = 1,
+    impl: str = "ref",
+) -> torch.Tensor:
+    """Upsample, pad, FIR-filter and downsample a batch of images ``x`` [N, C, H, W].
+
+    See the module docstring for the exact definition. ``f``: 1-D (separable, applied along x then
+    y), 2-D [fh, fw], or None (identity).
+    """
+    check_impl(impl)
+    if x.ndim != 4:
+        raise ValueError(f"x must be [N, C, H, W], got shape {tuple(x.shape)}")
+    upx, upy = parse_scaling(up)
+    downx, downy = parse_scaling(down)
+    px0, px1, py0, py1 = parse_padding(padding)
+    if f is None:
+        f = torch.ones([1, 1], dtype=torch.float32, device=x.device)
+    fw, fh = filter_size(f)
+    out_w = (x.shape[3] * upx + px0 + px1 - fw) // downx + 1
+    out_h = (x.shape[2] * upy + py0 + py1 - fh) // downy + 1
+    if out_w < 1 or out_h < 1:
+        raise ValueError(f"upfirdn2d of {tuple(x.shape)} with this padding/filter leaves no output pixels")
+    f = f.to(device=x.device, dtype=x.dtype) * (gain ** (f.ndim / 2))
+    if not flip_filter:
+        f = f.flip(list(range(f.ndim)))  # conv2d correlates; flipping makes it a true convolution
+    if f.ndim == 2:
+        return _fir_stage(x, f, (upx, upy), (downx, downy), (px0, px1, py0, py1))
+    x = _fir_stage(x, f[None, :], (upx, 1), (downx, 1), (px0, px1, 0, 0))  # along x
+    return _fir_stage(x, f[:, None], (1, upy), (1, downy), (0, 0, py0, py1))  # along y
+
+
+def filter2d(x: torch.Tensor, f: torch.Tensor | None, padding: IntPair = 0, flip_filter: bool = False,
+             gain: float = 1, impl: str = "ref") -> torch.Tensor:
+    """Filter ``x`` with ``f`` keeping its size (plus ``padding``); the filter is centred."""
+    px0, px1, py0, py1 = parse_padding(padding)
+    fw, fh = filter_size(f)
+    pad = [px0 + fw // 2, px1 + (fw - 1) // 2, py0 + fh // 2, py1 + (fh - 1) // 2]
+    return upfirdn2d(x, f, padding=pad, flip_filter=flip_filter, gain=gain, impl=impl)
+
+
+def upsample2d(x: torch.Tensor, f: torch.Tensor | None, up: IntPair = 2, padding: IntPair = 0,
+               flip_filter: bool = False, gain: float = 1, impl: str = "ref") -> torch.Tensor:
+    """Upsample ``x`` by ``up`` with filter ``f`` (size ``in * up`` plus ``padding``); DC gain kept."""
+    upx, upy = parse_scaling(up)
+    px0, px1, py0, py1 = parse_padding(padding)
+    fw, fh = filter_size(f)
+    pad = [px0 + (fw + upx - 1) // 2, px1 + (fw - upx) // 2,
+           py0 + (fh + upy - 1) // 2, py1 + (fh - upy) // 2]
+    return upfirdn2d(x, f, up=(upx, upy), padding=pad, flip_filter=flip_filter, gain=gain * upx * upy,
+                     impl=impl)
+
+
+def downsample2d(x: torch.Tensor, f: torch.Tensor | None, down: IntPair = 2, padding: IntPair = 0,
+                 flip_filter: bool = False, gain: float = 1, impl: str = "ref") -> torch.Tensor:
+    """Low-pass ``x`` with ``f`` and keep every ``down``-th pixel (size ``in // down`` plus ``padding``)."""
+    downx, downy = parse_scaling(down)
+    px0, px1, py0, py1 = parse_padding(padding)
+    fw, fh = filter_size(f)
+    pad = [px0 + (fw - downx + 1) // 2, px1 + (fw - downx) // 2,
+           py0 + (fh - downy + 1) // 2, py1 + (fh - downy) // 2]
+    return upfirdn2d(x, f, down=(downx, downy), padding=pad, flip_filter=flip_filter, gain=gain, impl=impl)
