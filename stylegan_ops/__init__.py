@@ -5,11 +5,15 @@ Never imports anything from ``engine`` nor any I/O library.
 """
 
 from .bias_act import ACTIVATIONS, bias_act
+from .modulated_conv import conv2d_resample, modulated_conv2d, modulated_conv2d_sg3
 from .upfirdn2d import downsample2d, filter2d, setup_filter, upfirdn2d, upsample2d
 
 __all__ = [
     "ACTIVATIONS",
     "bias_act",
+    "conv2d_resample",
+    "modulated_conv2d",
+    "modulated_conv2d_sg3",
     "downsample2d",
     "filter2d",
     "setup_filter",

@@ -1,0 +1,190 @@
+"""Convolution with resampling, and the StyleGAN2 / StyleGAN3 modulated convolutions.
+
+Weight conventions (as in the official models): ``weight`` is [O, I, kh, kw];
+``flip_weight=True`` means ``conv2d`` semantics (correlation), ``flip_weight=False`` a true
+convolution (the kernel flipped). StyleGAN2 passes ``flip_weight=(up == 1)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+from .bias_act import check_impl
+from .upfirdn2d import IntPair, filter_size, parse_padding, upfirdn2d
+
+
+def _conv(x: torch.Tensor, w: torch.Tensor, stride: int = 1, padding: tuple[int, int] = (0, 0),
+          groups: int = 1, transpose: bool = False, flip_weight: bool = True) -> torch.Tensor:
+    """conv2d / conv_transpose2d where ``flip_weight=False`` flips the kernel first."""
+    if not flip_weight and (w.shape[2] > 1 or w.shape[3] > 1):
+        w = w.flip([2, 3])
+    if transpose:
+        return F.conv_transpose2d(x, w, stride=stride, padding=padding, groups=groups)
+    return F.conv2d(x, w, stride=stride, padding=padding, groups=groups)
+
+
+def conv2d_resample(
+    x: torch.Tensor,
+    w: torch.Tensor,
+    f: torch.Tensor | None = None,
+    up: int = 1,
+    down: int = 1,
+    padding: IntPair = 0,
+    groups: int = 1,
+    flip_weight: bool = True,
+    flip_filter: bool = False,
+    impl: str = "ref",
+) -> torch.Tensor:
+    """2-D convolution of ``x`` [N, I*groups, H, W] with ``w`` [O, I, kh, kw], with up/downsampling.
+
+    Defined as: ``upfirdn2d(x, f, up, padding', gain=up**2)`` (f only when up > 1), then the
+    convolution, then ``upfirdn2d(., f, down)``, where ``padding'`` is ``padding`` widened by
+    ``((fw + up - 1) // 2, (fw - up) // 2)`` when upsampling and ``((fw - down + 1) // 2,
+    (fw - down) // 2)`` when downsampling (likewise for y), so a size-preserving ``padding =
+    kernel // 2`` gives ``H * up / down`` outputs. Computed with strided / transposed convolutions.
+    """
+    check_impl(impl)
+    if not (isinstance(up, int) and isinstance(down, int) and up >= 1 and down >= 1):
+        raise ValueError(f"up and down must be integers >= 1, got {up!r}, {down!r}")
+    out_channels, in_per_group, kh, kw = w.shape
+    fw, fh = filter_size(f)
+    px0, px1, py0, py1 = parse_padding(padding)
+    if up > 1:
+        px0, px1 = px0 + (fw + up - 1) // 2, px1 + (fw - up) // 2
+        py0, py1 = py0 + (fh + up - 1) // 2, py1 + (fh - up) // 2
+    if down > 1:
+        px0, px1 = px0 + (fw - down + 1) // 2, px1 + (fw - down) // 2
+        py0, py1 = py0 + (fh - down + 1) // 2, py1 + (fh - down) // 2
+    pad = [px0, px1, py0, py1]
+
+    if kw == 1 and kh == 1 and down > 1 and up == 1:  # 1x1: downsample first, then convolve
+        x = upfirdn2d(x, f, down=down, padding=pad, flip_filter=flip_filter, impl=impl)
+        return _conv(x, w, groups=groups, flip_weight=flip_weight)
+    if kw == 1 and kh == 1 and up > 1 and down == 1:  # 1x1: convolve first, then upsample
+        x = _conv(x, w, groups=groups, flip_weight=flip_weight)
+        return upfirdn2d(x, f, up=up, padding=pad, gain=up**2, flip_filter=flip_filter, impl=impl)
+    if down > 1 and up == 1:  # filter, then strided convolution
+        x = upfirdn2d(x, f, padding=pad, flip_filter=flip_filter, impl=impl)
+        return _conv(x, w, stride=down, groups=groups, flip_weight=flip_weight)
+    if up > 1:  # transposed strided convolution (= zero-stuffing + convolution), then the filter
+        if groups == 1:
+            wt = w.transpose(0, 1)  # [I, O, kh, kw]
+        else:
+            wt = w.reshape(groups, out_channels // groups, in_per_group, kh, kw).transpose(1, 2)
+            wt = wt.reshape(groups * in_per_group, out_channels // groups, kh, kw)
+        px0, px1, py0, py1 = px0 - (kw - 1), px1 - (kw - up), py0 - (kh - 1), py1 - (kh - up)
+        pxt, pyt = max(min(-px0, -px1), 0), max(min(-py0, -py1), 0)  # crop done by the conv itself
+        x = _conv(x, wt, stride=up, padding=(pyt, pxt), groups=groups, transpose=True,
+                  flip_weight=not flip_weight)
+        x = upfirdn2d(x, f, padding=[px0 + pxt, px1 + pxt, py0 + pyt, py1 + pyt], gain=up**2,
+                      flip_filter=flip_filter, impl=impl)
+        if down > 1:
+            x = upfirdn2d(x, f, down=down, flip_filter=flip_filter, impl=impl)
+        return x
+    if px0 == px1 and py0 == py1 and px0 >= 0 and py0 >= 0:  # plain convolution
+        return _conv(x, w, padding=(py0, px0), groups=groups, flip_weight=flip_weight)
+    x = upfirdn2d(x, None, padding=pad, impl=impl)  # asymmetric or negative padding
+    return _conv(x, w, groups=groups, flip_weight=flip_weight)
+
+
+def modulated_conv2d(
+    x: torch.Tensor,
+    weight: torch.Tensor,
+    styles: torch.Tensor,
+    noise: torch.Tensor | None = None,
+    up: int = 1,
+    down: int = 1,
+    padding: IntPair = 0,
+    resample_filter: torch.Tensor | None = None,
+    demodulate: bool = True,
+    flip_weight: bool = True,
+    fused_modconv: bool = True,
+    impl: str = "ref",
+) -> torch.Tensor:
+    """StyleGAN2 modulated convolution of ``x`` [N, I, H, W] with ``weight`` [O, I, kh, kw].
+
+    Per sample n: ``w_n = weight * styles[n]`` (along I); with ``demodulate`` each output channel is
+    divided by ``sqrt(sum(w_n**2) + 1e-8)``; then ``conv2d_resample`` (up/down with
+    ``resample_filter``); then ``noise`` ([N or 1, 1 or O, H', W']) is added. ``fused_modconv=True``
+    runs one grouped convolution with per-sample weights; ``False`` scales activations before and
+    after a shared-weight convolution (same result). fp16 inputs are pre-normalised (as the official
+    code does) to avoid overflow.
+    """
+    check_impl(impl)
+    batch = x.shape[0]
+    out_channels, in_channels, kh, kw = weight.shape
+    if x.ndim != 4 or x.shape[1] != in_channels or styles.shape != (batch, in_channels):
+        raise ValueError(f"modulated_conv2d: x {tuple(x.shape)}, weight {tuple(weight.shape)} and "
+                         f"styles {tuple(styles.shape)} do not fit ([N, I, H, W], [O, I, k, k], [N, I])")
+    if x.dtype == torch.float16 and demodulate:
+        weight = weight * (1 / math.sqrt(in_channels * kh * kw)
+                           / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True))  # [O, I, kh, kw]
+        styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)  # [N, I]
+
+    w = None
+    dcoefs = None
+    if demodulate or fused_modconv:
+        w = weight.unsqueeze(0) * styles.reshape(batch, 1, -1, 1, 1)  # [N, O, I, kh, kw]
+    if demodulate:
+        dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt()  # [N, O]
+
+    if not fused_modconv:
+        x = x * styles.to(x.dtype).reshape(batch, -1, 1, 1)  # [N, I, H, W]
+        x = conv2d_resample(x, weight.to(x.dtype), resample_filter, up=up, down=down, padding=padding,
+                            flip_weight=flip_weight, impl=impl)  # [N, O, H', W']
+        if dcoefs is not None:
+            x = x * dcoefs.to(x.dtype).reshape(batch, -1, 1, 1)
+        if noise is not None:
+            x = x + noise.to(x.dtype)
+        return x
+
+    if dcoefs is not None:
+        w = w * dcoefs.reshape(batch, -1, 1, 1, 1)  # [N, O, I, kh, kw]
+    x = x.reshape(1, -1, *x.shape[2:])  # [1, N*I, H, W]
+    w = w.reshape(-1, in_channels, kh, kw)  # [N*O, I, kh, kw]
+    x = conv2d_resample(x, w.to(x.dtype), resample_filter, up=up, down=down, padding=padding, groups=batch,
+                        flip_weight=flip_weight, impl=impl)  # [1, N*O, H', W']
+    x = x.reshape(batch, -1, *x.shape[2:])  # [N, O, H', W']
+    if noise is not None:
+        x = x + noise.to(x.dtype)
+    return x
+
+
+def modulated_conv2d_sg3(
+    x: torch.Tensor,
+    w: torch.Tensor,
+    s: torch.Tensor,
+    demodulate: bool = True,
+    padding: int = 0,
+    input_gain: torch.Tensor | None = None,
+    impl: str = "ref",
+) -> torch.Tensor:
+    """StyleGAN3 modulated convolution of ``x`` [N, I, H, W] with ``w`` [O, I, kh, kw], styles ``s`` [N, I].
+
+    With ``demodulate``, ``w`` is first divided by its RMS per output channel and ``s`` by its RMS
+    over the whole tensor (all samples, as the official code does), then ``w_n = w * s[n]`` is
+    demodulated per output channel (``+1e-8``). ``input_gain`` ([I] or [N, I], e.g. the
+    magnitude-EMA correction) scales the input channels. One grouped convolution with symmetric
+    ``padding``; no resampling (StyleGAN3 resamples in filtered_lrelu).
+    """
+    check_impl(impl)
+    batch = x.shape[0]
+    out_channels, in_channels, kh, kw = w.shape
+    if x.ndim != 4 or x.shape[1] != in_channels or s.shape != (batch, in_channels):
+        raise ValueError(f"modulated_conv2d_sg3: x {tuple(x.shape)}, w {tuple(w.shape)} and "
+                         f"s {tuple(s.shape)} do not fit ([N, I, H, W], [O, I, k, k], [N, I])")
+    if demodulate:
+        w = w * w.square().mean([1, 2, 3], keepdim=True).rsqrt()  # [O, I, kh, kw]
+        s = s * s.square().mean().rsqrt()  # [N, I]
+    wn = w.unsqueeze(0) * s.reshape(batch, 1, in_channels, 1, 1)  # [N, O, I, kh, kw]
+    if demodulate:
+        wn = wn * (wn.square().sum(dim=[2, 3, 4], keepdim=True) + 1e-8).rsqrt()
+    if input_gain is not None:
+        gain = input_gain.expand(batch, in_channels)  # [N, I]
+        wn = wn * gain.reshape(batch, 1, in_channels, 1, 1)
+    x = x.reshape(1, -1, *x.shape[2:])  # [1, N*I, H, W]
+    x = F.conv2d(x, wn.reshape(-1, in_channels, kh, kw).to(x.dtype), padding=padding, groups=batch)
+    return x.reshape(batch, -1, *x.shape[2:])  # [N, O, H', W']
