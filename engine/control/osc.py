@@ -1,0 +1,286 @@
+"""OSC adapter: OSC packets in, registry writes and :class:`Actions` calls out. No sockets here.
+
+Addresses (what a TouchDesigner OSC Out CHOP, TouchOSC or Max sends):
+
+- every parameter at its canonical address, the dotted name with ``/``: ``/blend/layer/3 0.7`` (one
+  float; ints and bools are fine, a choice parameter also takes its choice name as a string);
+- list form at the common prefix of numbered parameters: ``/blend/layer 0.1 0.2 0.3`` writes
+  ``blend.layer.0 .. 2`` (extra values past the last layer are ignored);
+- aliases from mapping files (``[[osc]]`` tables): ``/td/fader1`` -> ``blend.layer.3``, with an optional
+  ``range`` that scales an incoming 0..1 into the parameter's units;
+- actions: ``/preset/recall s [f]`` (name, optional morph time), ``/preset/save s``, ``/tempo/tap``,
+  ``/blend/panic``. A button sends 1 on press and 0 on release; only the press fires.
+
+Bad input never raises out of :meth:`OscAdapter.handle_packet`: malformed packets, wrong types, NaN and
+infinities are counted and dropped (the last good value stays); out-of-range values are clamped by the
+registry; unknown addresses are counted and logged once each. Timetags are ignored: a bundle stamped in
+the future applies now (TouchDesigner stamps its bundles), via ``Dispatcher(strict_timing=False)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pythonosc.dispatcher import Dispatcher
+
+from ..core.params import ParamError, ParamRegistry
+from ..errors import MappingError
+from .actions import Actions
+
+log = logging.getLogger("netblend.osc")
+
+ACTION_ADDRESSES = {
+    "/preset/recall": "recall a preset by name; optional second argument: morph time",
+    "/preset/save": "save the live state as a preset (name)",
+    "/tempo/tap": "one tap of tap tempo (fires on a press: no argument or a value > 0.5)",
+    "/blend/panic": "return to the last preset / model A at once (fires on a press)",
+}
+MAX_LOGGED_ADDRESSES = 256      # distinct bad addresses logged; a random-address flood cannot fill the log
+
+
+@dataclass(frozen=True)
+class OscAlias:
+    """``address`` stands for ``param`` (a parameter, list prefix or action address in dotted form)."""
+
+    address: str
+    param: str
+    range: tuple[float, float] | None = None    # incoming 0..1 scaled into this range; None = raw
+
+
+@dataclass
+class OscStats:
+    """What the adapter has seen; read by the overlay and the tests (written by the server thread only)."""
+
+    packets: int = 0
+    messages: int = 0
+    applied: int = 0
+    rejected: int = 0          # known address, unusable value (wrong type, NaN/inf)
+    unknown: int = 0           # messages to addresses that match nothing
+    malformed: int = 0         # packets that do not parse as OSC
+    unknown_addresses: dict[str, int] = field(default_factory=dict)   # the first MAX_LOGGED_ADDRESSES
+
+
+def osc_source(client_address: Sequence[object]) -> tuple[str, str, int]:
+    """The registry ``source`` of a write that came from ``(host, port)``."""
+    return ("osc", str(client_address[0]), int(client_address[1]))  # type: ignore[call-overload]
+
+
+def _name_of(address: str) -> str:
+    return address.strip("/").replace("/", ".")
+
+
+def _is_press(args: Sequence[object]) -> bool:
+    if not args:
+        return True
+    first = args[0]
+    if isinstance(first, str):
+        return True
+    try:
+        return float(first) > 0.5  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return False
+
+
+def _morph_of(args: Sequence[object]) -> float | None:
+    """The optional morph time after a preset name: a finite number >= 0, else an instant recall."""
+    if len(args) < 2 or isinstance(args[1], (str, bytes)):
+        return None
+    try:
+        morph = float(args[1])  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return morph if math.isfinite(morph) and morph > 0 else None
+
+
+class OscAdapter:
+    """Turns OSC packets (bytes) or messages (address, args) into registry writes and actions."""
+
+    def __init__(self, registry: ParamRegistry, actions: Actions | None = None,
+                 aliases: Iterable[OscAlias] = ()):
+        self.registry = registry
+        self.actions = actions if actions is not None else Actions()
+        self.aliases: dict[str, OscAlias] = {}
+        self.stats = OscStats()
+        self._logged: set[str] = set()
+        for alias in aliases:
+            self.add_alias(alias)
+        self.dispatcher = Dispatcher(strict_timing=False)
+        self.dispatcher.set_default_handler(self._on_message, needs_reply_address=True)
+
+    def add_alias(self, alias: OscAlias) -> None:
+        """Register an alias; raises :class:`MappingError` when its target does not exist."""
+        address = "/" + alias.address.strip("/")
+        if not self._target_exists(alias.param):
+            raise MappingError(f"OSC alias {address}: {alias.param!r} is not a parameter of this show; "
+                               "`netblend osc` lists the names")
+        self.aliases[address] = alias
+
+    def _target_exists(self, name: str) -> bool:
+        return (name in self.registry or f"{name}.0" in self.registry
+                or "/" + name.replace(".", "/") in ACTION_ADDRESSES)
+
+    # ------------------------------------------------------------------ entry points
+    def handle_packet(self, data: bytes, client_address: tuple[str, int]) -> None:
+        """Apply one UDP datagram (a message or a bundle). Never raises."""
+        self.stats.packets += 1
+        try:
+            self.dispatcher.call_handlers_for_packet(data, client_address)
+        except Exception as e:  # arbitrary bytes can trip the parser in ways it does not wrap
+            self.stats.malformed += 1
+            self._log_once("<malformed>", "dropped a malformed OSC packet from %s: %s", client_address, e)
+
+    def _on_message(self, client_address: tuple[str, int], address: str, *args: object) -> None:
+        self.handle_message(address, args, client_address)
+
+    def handle_message(self, address: str, args: Sequence[object], client_address: tuple[str, int]) -> bool:
+        """Apply one message; returns whether anything was written or fired. Never raises."""
+        self.stats.messages += 1
+        try:
+            return self._apply(address, args, client_address)
+        except ParamError as e:
+            self.stats.rejected += 1
+            self._log_once(address, "OSC %s ignored: %s", address, e)
+        except Exception as e:  # a bug in an action must not stop the server thread
+            self.stats.rejected += 1
+            self._log_once(address, "OSC %s failed: %s", address, e)
+        return False
+
+    # ------------------------------------------------------------------ resolution
+    def _apply(self, address: str, args: Sequence[object], client_address: tuple[str, int]) -> bool:
+        alias = self.aliases.get(address)
+        if alias is not None:
+            address = "/" + alias.param.replace(".", "/")
+            if alias.range is not None:
+                args = [self._scale(a, alias.range) for a in args]
+        if address in ACTION_ADDRESSES:
+            return self._action(address, args)
+        registry = self.registry
+        spec = registry.by_address(address)
+        if spec is not None:
+            if not args:
+                if spec.kind != "trigger":
+                    raise ParamError(f"{spec.name}: a value is needed")
+                args = (1.0,)
+            registry.set(spec.name, args[0], osc_source(client_address))
+            self.stats.applied += 1
+            return True
+        prefix = _name_of(address)
+        if args and f"{prefix}.0" in registry:
+            return self._apply_list(prefix, args, client_address)
+        self._unknown(address)
+        return False
+
+    def _apply_list(self, prefix: str, args: Sequence[object], client_address: tuple[str, int]) -> bool:
+        source = osc_source(client_address)
+        errors = 0
+        for i, value in enumerate(args):
+            name = f"{prefix}.{i}"
+            if name not in self.registry:
+                break  # more values than layers: the rest is ignored
+            try:
+                self.registry.set(name, value, source)
+            except ParamError as e:
+                errors += 1
+                self._log_once("/" + prefix.replace(".", "/"), "OSC list %s: %s", prefix, e)
+        self.stats.applied += 1 if errors == 0 else 0
+        self.stats.rejected += 1 if errors else 0
+        return errors < len(args)
+
+    def _action(self, address: str, args: Sequence[object]) -> bool:
+        if address == "/preset/recall":
+            if args and isinstance(args[0], str):
+                self.actions.recall_preset(args[0], _morph_of(args))
+            elif "preset.recall" in self.registry and args:
+                self.registry.set("preset.recall", args[0])
+            else:
+                raise ParamError("/preset/recall needs a preset name (a string)")
+        elif address == "/preset/save":
+            if not args or not isinstance(args[0], str):
+                raise ParamError("/preset/save needs a preset name (a string)")
+            self.actions.save_preset(args[0])
+        elif not _is_press(args):
+            return False  # the release of a button
+        elif address == "/tempo/tap":
+            self.actions.tap_tempo()
+        else:
+            self.actions.panic()
+        self.stats.applied += 1
+        return True
+
+    @staticmethod
+    def _scale(value: object, value_range: tuple[float, float]) -> object:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            lo, hi = value_range
+            return lo + float(value) * (hi - lo)
+        return value
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _unknown(self, address: str) -> None:
+        self.stats.unknown += 1
+        seen = self.stats.unknown_addresses
+        if address in seen:
+            seen[address] += 1
+        elif len(seen) < MAX_LOGGED_ADDRESSES:
+            seen[address] = 1
+            log.warning("unknown OSC address %s (counted; logged once). `netblend osc` lists the addresses",
+                        address)
+
+    def _log_once(self, key: str, fmt: str, *args: object) -> None:
+        if key in self._logged or len(self._logged) >= MAX_LOGGED_ADDRESSES:
+            return
+        self._logged.add(key)
+        log.warning(fmt, *args)
+
+
+# ---------------------------------------------------------------------- mapping files
+def load_osc_aliases(path: str | Path) -> list[OscAlias]:
+    """The ``[[osc]]`` aliases of a mapping file (through ``engine.control.mapping`` when present)."""
+    try:
+        from .mapping import load_mapping
+    except ImportError:
+        return parse_osc_aliases(path)
+    mapping = load_mapping(path)
+    return [OscAlias(str(a.address), str(a.param), _range_of(getattr(a, "range", None), path))
+            for a in getattr(mapping, "osc", ())]
+
+
+def parse_osc_aliases(path: str | Path) -> list[OscAlias]:
+    """Read the ``[[osc]]`` tables of a mapping file ourselves (address, param, optional range)."""
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as e:
+        raise MappingError(f"cannot read mapping file {path}: {e}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise MappingError(f"mapping file {path} is not valid TOML: {e}; fix the line it names") from None
+    tables = data.get("osc", [])
+    if not isinstance(tables, list):
+        raise MappingError(f"{path}: `osc` must be an array of tables, written [[osc]]")
+    aliases = []
+    for i, table in enumerate(tables):
+        if not isinstance(table, dict):
+            raise MappingError(f"{path}: [[osc]] entry {i + 1} must be a table")
+        address, param = table.get("address"), table.get("param")
+        if not isinstance(address, str) or not address.startswith("/"):
+            raise MappingError(f"{path}: [[osc]] entry {i + 1} needs address = \"/some/address\"")
+        if not isinstance(param, str) or not param:
+            raise MappingError(f"{path}: [[osc]] {address} needs param = \"a.parameter.name\"")
+        aliases.append(OscAlias(address, param, _range_of(table.get("range"), path)))
+    return aliases
+
+
+def _range_of(value: object, path: str | Path) -> tuple[float, float] | None:
+    if value is None:
+        return None
+    if (isinstance(value, (list, tuple)) and len(value) == 2
+            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
+        return (float(value[0]), float(value[1]))
+    raise MappingError(f"{path}: an [[osc]] range must be two numbers, e.g. range = [0.0, 1.0]")
