@@ -1,0 +1,328 @@
+"""Mapping files: declarative TOML that binds MIDI controls and OSC aliases to registry parameters.
+
+``load_mapping(path)`` parses and validates one file (schema in docs/architecture.md "Control") and
+returns a frozen :class:`Mapping`. Every problem raises :class:`engine.errors.MappingError` whose one
+line names the file, the binding and the fix. Nothing in a mapping file is ever executed.
+
+Beyond the documented schema, a binding may carry ``led_on`` / ``led_off`` (0-127): the velocity or
+CC value sent to the control's LED for on and off (devices colour their LEDs by velocity).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import MappingError
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib  # type: ignore[no-redef]
+
+CONTROLS = ("cc", "cc14", "nrpn", "note", "pitchbend", "clock")
+CURVES = ("linear", "exp", "log", "scurve")
+TAKEOVERS = ("pickup", "jump")
+MODES = ("absolute", "relative-twos", "relative-offset", "relative-signbit")
+BUTTONS = ("momentary", "toggle", "trigger")
+ACTIONS = ("panic", "tap", "save")
+NRPN_CCS = (6, 38, 98, 99)      # data entry MSB/LSB, parameter number LSB/MSB
+
+_MIDI_KEYS = {"control", "channel", "number", "lsb", "param", "range", "curve", "smoothing", "invert",
+              "takeover", "mode", "button", "value", "preset", "action", "led", "led_on", "led_off"}
+_DEVICE_KEYS = {"name", "port", "output", "verified", "notes"}
+_OSC_KEYS = {"address", "param", "range"}
+_TOP_KEYS = {"device", "midi", "osc"}
+
+
+@dataclass(frozen=True)
+class DeviceInfo:
+    name: str = ""
+    port: str | None = None         # regex matched (case-insensitive search) against input port names
+    output: str | None = None       # regex of the output port for LED feedback
+    verified: bool = False          # true only once tested on the hardware
+    notes: str = ""
+
+
+@dataclass(frozen=True)
+class MidiBinding:
+    control: str                          # one of CONTROLS
+    param: str | None = None              # registry name (None when preset/action)
+    channel: int | None = None            # 1-16; None = any channel
+    number: int | None = None             # cc / note / nrpn parameter number; cc14: the MSB controller
+    lsb: int | None = None                # cc14: the LSB controller (number + 32 unless given)
+    range: tuple[float, float] = (0.0, 1.0)
+    curve: str = "linear"
+    smoothing: float | None = None        # seconds; None keeps the parameter's own smoothing
+    invert: bool = False
+    takeover: str = "pickup"
+    mode: str = "absolute"
+    button: str | None = None             # momentary | toggle | trigger; None = continuous control
+    value: float | None = None            # buttons: the value written on press
+    preset: str | None = None             # buttons: recall (or, with action = "save", save) this preset
+    action: str | None = None             # buttons: panic | tap | save
+    led: bool = False
+    led_on: int = 127
+    led_off: int = 0
+    index: int = 0                        # position in the file (1-based), for messages
+
+    def describe(self) -> str:
+        """``[[midi]] #3 (cc 16, channel 1)`` style label used in messages."""
+        where = self.control if self.number is None else f"{self.control} {self.number}"
+        chan = "any channel" if self.channel is None else f"channel {self.channel}"
+        return f"[[midi]] #{self.index} ({where}, {chan})"
+
+    @property
+    def is_button(self) -> bool:
+        """Pressed/released rather than positioned: notes, and CCs with a button, preset or action."""
+        return self.control == "note" or bool(self.button or self.preset or self.action)
+
+    @property
+    def target(self) -> str:
+        """What the binding drives, for listings."""
+        if self.action:
+            return f"action {self.action}" + (f" {self.preset}" if self.preset else "")
+        if self.preset:
+            return f"preset {self.preset}"
+        return str(self.param)
+
+    def cc_numbers(self) -> tuple[int, ...]:
+        """The controller numbers this binding listens to (empty for non-CC controls)."""
+        if self.control == "cc":
+            return (int(self.number or 0),)
+        if self.control == "cc14":
+            return (int(self.number or 0), int(self.lsb if self.lsb is not None else (self.number or 0) + 32))
+        if self.control == "nrpn":
+            return NRPN_CCS
+        return ()
+
+
+@dataclass(frozen=True)
+class OscAlias:
+    address: str                              # e.g. "/td/fader1"
+    param: str                                # registry name
+    range: tuple[float, float] | None = None  # incoming 0..1 scaled into this range; None = raw
+
+
+@dataclass(frozen=True)
+class Mapping:
+    path: Path
+    device: DeviceInfo
+    midi: tuple[MidiBinding, ...]
+    osc: tuple[OscAlias, ...]
+
+    def params(self) -> set[str]:
+        """Every registry name the file refers to."""
+        return {b.param for b in self.midi if b.param} | {a.param for a in self.osc}
+
+    def unknown_params(self, registry) -> list[str]:
+        """One line per binding whose parameter ``registry`` lacks (the adapter skips those)."""
+        out = [f"{self.path.name}: {b.describe()}: unknown parameter {b.param!r}"
+               for b in self.midi if b.param and b.param not in registry]
+        out += [f"{self.path.name}: [[osc]] {a.address}: unknown parameter {a.param!r}"
+                for a in self.osc if a.param not in registry]
+        return out
+
+
+def load_mapping(path: str | Path) -> Mapping:
+    """Read and validate a mapping file; raise :class:`MappingError` naming the file, binding and fix."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise MappingError(f"{path}: no such mapping file; `ls mappings/` shows the shipped ones") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise MappingError(f"{path}: cannot read the mapping file ({e}); check its permissions") from None
+    except tomllib.TOMLDecodeError as e:
+        raise MappingError(f"{path}: not valid TOML ({e}); fix the syntax at that line") from None
+    return parse_mapping(data, path)
+
+
+def parse_mapping(data: dict, path: str | Path = "<mapping>") -> Mapping:
+    """Validate already-parsed TOML data (``load_mapping`` without the file read)."""
+    path = Path(path)
+    _unknown_keys(data, _TOP_KEYS, f"{path}", "top-level key")
+    device = _parse_device(data.get("device", {}), path)
+    midi_raw = data.get("midi", [])
+    osc_raw = data.get("osc", [])
+    if not isinstance(midi_raw, list) or not isinstance(osc_raw, list):
+        raise MappingError(f"{path}: 'midi' and 'osc' must be arrays of tables; write [[midi]] / [[osc]]")
+    midi = tuple(_parse_binding(raw, i + 1, path) for i, raw in enumerate(midi_raw))
+    osc = tuple(_parse_alias(raw, i + 1, path) for i, raw in enumerate(osc_raw))
+    _check_duplicates(midi, osc, path)
+    return Mapping(path, device, midi, osc)
+
+
+# ----------------------------------------------------------------------------- parsing helpers
+def _unknown_keys(table: dict, allowed: set[str], where: str, what: str) -> None:
+    for key in table:
+        if key not in allowed:
+            raise MappingError(f"{where}: unknown {what} {key!r}; allowed: {', '.join(sorted(allowed))}")
+
+
+def _parse_device(raw: object, path: Path) -> DeviceInfo:
+    if not isinstance(raw, dict):
+        raise MappingError(f"{path}: [device] must be a table; write [device] with name/port keys")
+    _unknown_keys(raw, _DEVICE_KEYS, f"{path}: [device]", "key")
+    for key in ("port", "output"):
+        if key in raw:
+            _check_regex(raw[key], f"{path}: [device] {key}")
+    return DeviceInfo(name=str(raw.get("name", path.stem)), port=raw.get("port"), output=raw.get("output"),
+                      verified=bool(raw.get("verified", False)), notes=str(raw.get("notes", "")))
+
+
+def _check_regex(value: object, where: str) -> None:
+    if not isinstance(value, str) or not value:
+        raise MappingError(f"{where}: must be a non-empty string (a port name or regex)")
+    try:
+        re.compile(value)
+    except re.error as e:
+        raise MappingError(f"{where}: {value!r} is not a valid regex ({e}); escape special characters") \
+            from None
+
+
+def _choice(raw: dict, key: str, allowed: tuple[str, ...], default: str | None, where: str) -> str | None:
+    value = raw.get(key, default)
+    if value is not None and value not in allowed:
+        raise MappingError(f"{where}: {key} = {value!r} is not one of {', '.join(allowed)}")
+    return value
+
+
+def _int(raw: dict, key: str, lo: int, hi: int, where: str) -> int | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise MappingError(f"{where}: {key} = {value!r} must be an integer in {lo}..{hi}")
+    return value
+
+
+def _range(value: object, where: str) -> tuple[float, float]:
+    ok = (isinstance(value, list) and len(value) == 2
+          and all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+                  for v in value))
+    if not ok or value[0] == value[1]:  # type: ignore[index]
+        raise MappingError(f"{where}: range = {value!r} must be two different finite numbers, "
+                           "e.g. [0.0, 1.0]")
+    return float(value[0]), float(value[1])  # type: ignore[index]
+
+
+_NUMBER_LIMITS = {"cc": 127, "cc14": 31, "note": 127, "nrpn": 16383}
+
+
+def _parse_binding(raw: object, index: int, path: Path) -> MidiBinding:
+    where = f"{path.name}: [[midi]] #{index}"
+    if not isinstance(raw, dict):
+        raise MappingError(f"{where}: must be a table with control/number/param keys")
+    _unknown_keys(raw, _MIDI_KEYS, where, "key")
+    control = _choice(raw, "control", CONTROLS, None, where)
+    if control is None:
+        raise MappingError(f"{where}: missing control; set control = one of {', '.join(CONTROLS)}")
+    channel = _int(raw, "channel", 1, 16, where)
+    number = None
+    if control in _NUMBER_LIMITS:
+        number = _int(raw, "number", 0, _NUMBER_LIMITS[control], where)
+        if number is None:
+            raise MappingError(f"{where}: {control} needs number = 0..{_NUMBER_LIMITS[control]}")
+    elif "number" in raw:
+        raise MappingError(f"{where}: {control} takes no number; remove it")
+    where = f"{path.name}: [[midi]] #{index} ({control}{'' if number is None else f' {number}'})"
+    lsb = _int(raw, "lsb", 0, 127, where)
+    if lsb is not None and control != "cc14":
+        raise MappingError(f"{where}: lsb only applies to control = 'cc14'; remove it")
+    if control == "cc14" and (lsb if lsb is not None else (number or 0) + 32) == number:
+        raise MappingError(f"{where}: lsb equals the MSB controller; use a different lsb")
+    param, preset, action = raw.get("param"), raw.get("preset"), _choice(raw, "action", ACTIONS, None, where)
+    for key, val in (("param", param), ("preset", preset)):
+        if val is not None and (not isinstance(val, str) or not val):
+            raise MappingError(f"{where}: {key} must be a non-empty string")
+    if action == "save" and not preset:
+        raise MappingError(f"{where}: action = 'save' needs preset = NAME (the preset to write)")
+    targets = [k for k, v in (("param", param), ("preset", preset if action != "save" else None),
+                              ("action", action)) if v]
+    if len(targets) != 1:
+        raise MappingError(f"{where}: needs exactly one of param / preset / action "
+                           f"(found {', '.join(targets) or 'none'})")
+    button = _choice(raw, "button", BUTTONS, None, where)
+    if (preset or action) and button not in (None, "trigger"):
+        raise MappingError(f"{where}: a preset/action binding is a trigger button; "
+                           f"remove button = {button!r}")
+    if (preset or action) and control not in ("cc", "note"):
+        raise MappingError(f"{where}: presets and actions need a button (control = 'cc' or 'note')")
+    if button and control not in ("cc", "note"):
+        raise MappingError(f"{where}: button needs control = 'cc' or 'note', not {control!r}")
+    mode = _choice(raw, "mode", MODES, "absolute", where)
+    if mode != "absolute" and control != "cc":
+        raise MappingError(f"{where}: relative encoders need control = 'cc'; set mode = 'absolute'")
+    smoothing = raw.get("smoothing")
+    if smoothing is not None and (isinstance(smoothing, bool) or not isinstance(smoothing, (int, float))
+                                  or not 0 <= smoothing <= 60):
+        raise MappingError(f"{where}: smoothing = {smoothing!r} must be seconds in 0..60")
+    value = raw.get("value")
+    if value is not None and (isinstance(value, bool) or not isinstance(value, (int, float))
+                              or not math.isfinite(value)):
+        raise MappingError(f"{where}: value = {value!r} must be a finite number")
+    led = raw.get("led", False)
+    if not isinstance(led, bool):
+        raise MappingError(f"{where}: led must be true or false")
+    if control == "clock" and not param:
+        raise MappingError(f"{where}: a clock binding needs param (usually 'tempo.bpm')")
+    return MidiBinding(
+        control=control, param=param, channel=channel, number=number, lsb=lsb,
+        range=_range(raw["range"], where) if "range" in raw else (0.0, 1.0),
+        curve=_choice(raw, "curve", CURVES, "linear", where) or "linear",
+        smoothing=None if smoothing is None else float(smoothing),
+        invert=bool(raw.get("invert", False)),
+        takeover=_choice(raw, "takeover", TAKEOVERS, "pickup", where) or "pickup",
+        mode=mode or "absolute", button=button, value=None if value is None else float(value),
+        preset=preset, action=action, led=led,
+        led_on=_default(_int(raw, "led_on", 0, 127, where), 127),
+        led_off=_default(_int(raw, "led_off", 0, 127, where), 0),
+        index=index,
+    )
+
+
+def _default(value: int | None, default: int) -> int:
+    return default if value is None else value
+
+
+def _parse_alias(raw: object, index: int, path: Path) -> OscAlias:
+    where = f"{path.name}: [[osc]] #{index}"
+    if not isinstance(raw, dict):
+        raise MappingError(f"{where}: must be a table with address/param keys")
+    _unknown_keys(raw, _OSC_KEYS, where, "key")
+    address, param = raw.get("address"), raw.get("param")
+    if not isinstance(address, str) or not address.startswith("/") or len(address) < 2:
+        raise MappingError(f"{where}: address = {address!r} must be an OSC address starting with '/'")
+    if not isinstance(param, str) or not param:
+        raise MappingError(f"{where} ({address}): missing param; set param = a registry name")
+    rng = _range(raw["range"], f"{where} ({address})") if "range" in raw else None
+    return OscAlias(address, param, rng)
+
+
+def _check_duplicates(midi: tuple[MidiBinding, ...], osc: tuple[OscAlias, ...], path: Path) -> None:
+    """Two bindings on one control (same channel or either on any channel) would fight: refuse."""
+    seen: dict[tuple[str, int], list[tuple[int | None, MidiBinding]]] = {}
+    for b in midi:
+        if b.control == "nrpn":
+            keys = [("nrpn", int(b.number or 0))] + [("cc", n) for n in b.cc_numbers()]
+        elif b.control in ("cc", "cc14"):
+            keys = [("cc", n) for n in b.cc_numbers()]
+        else:
+            keys = [(b.control, int(b.number or 0))]
+        for key in keys:
+            for chan, other in seen.get(key, []):
+                shared_nrpn = key[0] == "cc" and b.control == other.control == "nrpn"
+                if not shared_nrpn and (chan is None or b.channel is None or chan == b.channel):
+                    raise MappingError(
+                        f"{path.name}: {b.describe()} uses the same control as {other.describe()}; "
+                        "remove one binding or give them different channels")
+            seen.setdefault(key, []).append((b.channel, b))
+    addresses: dict[str, int] = {}
+    for i, a in enumerate(osc, 1):
+        if a.address in addresses:
+            raise MappingError(f"{path.name}: [[osc]] #{i} repeats address {a.address} of [[osc]] "
+                               f"#{addresses[a.address]}; remove one")
+        addresses[a.address] = i

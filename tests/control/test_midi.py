@@ -1,0 +1,207 @@
+"""The MIDI adapter from messages and raw bytes, without ports."""
+
+from __future__ import annotations
+
+import mido
+import pytest
+
+from engine.control.mapping import parse_mapping
+from engine.control.midi import MidiAdapter, apply_curve, binding_position, binding_value, relative_delta
+from engine.control.tempo import TempoTracker
+
+
+def adapter(registry, actions=None, tempo=None, **binding):
+    mapping = parse_mapping({"midi": [binding]}, "test.toml")
+    return MidiAdapter(mapping, registry, actions, tempo=tempo)
+
+
+def cc(number, value, channel=0):
+    return mido.Message("control_change", channel=channel, control=number, value=value)
+
+
+def note(number, on=True, channel=0):
+    return mido.Message("note_on" if on else "note_off", channel=channel, note=number, velocity=100 if on else 0)
+
+
+def test_fader_maps_into_overblend_range(registry):
+    a = adapter(registry, control="cc", number=0, param="blend.layer.0", range=[-1.0, 2.0], takeover="jump")
+    a.handle(cc(0, 0))
+    assert registry.get("blend.layer.0") == -1.0
+    a.handle(cc(0, 127))
+    assert registry.get("blend.layer.0") == 2.0
+    a.handle(cc(0, 64))
+    assert registry.get("blend.layer.0") == pytest.approx(-1.0 + 3.0 * 64 / 127)
+
+
+def test_invert_and_curves(registry):
+    a = adapter(registry, control="cc", number=1, param="latent.psi", invert=True, takeover="jump")
+    a.handle(cc(1, 127))
+    assert registry.get("latent.psi") == 0.0
+    a = adapter(registry, control="cc", number=2, param="blend.curve.center", curve="exp", takeover="jump")
+    a.handle(cc(2, 64))
+    assert registry.get("blend.curve.center") < 0.2          # exp: fine control near the bottom
+    for curve in ("linear", "exp", "log", "scurve"):
+        assert apply_curve(curve, 0.0) == pytest.approx(0.0) and apply_curve(curve, 1.0) == pytest.approx(1.0)
+        b = parse_mapping({"midi": [dict(control="cc", number=3, param="x", curve=curve, range=[-1, 2])]}).midi[0]
+        for u in (0.1, 0.5, 0.9):
+            assert binding_position(b, binding_value(b, u)) == pytest.approx(u, abs=1e-6)
+
+
+def test_pickup_ignores_fader_until_it_crosses_value(registry):
+    registry.set("blend.layer.2", 0.5)
+    a = adapter(registry, control="cc", number=2, param="blend.layer.2")
+    for v in (0, 10, 30, 50):
+        a.handle(cc(2, v))
+        assert registry.get("blend.layer.2") == 0.5          # not picked up yet
+    a.handle(cc(2, 70))                                        # crossed 63.5
+    assert registry.get("blend.layer.2") == pytest.approx(70 / 127)
+    a.handle(cc(2, 20))
+    assert registry.get("blend.layer.2") == pytest.approx(20 / 127)
+    registry.set("blend.layer.2", 0.9, ("osc", "127.0.0.1", 9000))   # moved elsewhere: pick up again
+    a.handle(cc(2, 30))
+    assert registry.get("blend.layer.2") == 0.9
+
+
+def test_jump_takes_the_first_message(registry):
+    registry.set("blend.layer.2", 0.5)
+    a = adapter(registry, control="cc", number=2, param="blend.layer.2", takeover="jump")
+    a.handle(cc(2, 0))
+    assert registry.get("blend.layer.2") == 0.0
+
+
+@pytest.mark.parametrize("first_lsb", [False, True])
+def test_cc14_pairs_combine_in_either_order(registry, first_lsb):
+    a = adapter(registry, control="cc14", number=1, param="blend.curve.center", takeover="jump")
+    msgs = [cc(1, 0x55), cc(33, 0x2A)]
+    for m in reversed(msgs) if first_lsb else msgs:
+        a.handle(m)
+    assert registry.get("blend.curve.center") == pytest.approx(((0x55 << 7) | 0x2A) / 16383)
+
+
+def test_nrpn_14_bit_and_7_bit(registry):
+    a = adapter(registry, control="nrpn", number=300, param="blend.curve.center", takeover="jump")
+    msb, lsb = divmod(300, 128)
+    a.handle_bytes(bytes([0xB0, 99, msb, 98, lsb, 6, 100]))     # running status; 7-bit data
+    assert registry.get("blend.curve.center") == pytest.approx(100 / 127)
+    a.handle_bytes(bytes([0xB0, 6, 0x40, 38, 0x00]))
+    assert registry.get("blend.curve.center") == pytest.approx(0x2000 / 16383)
+    a.handle_bytes(bytes([0xB0, 99, 0, 98, 1, 6, 127]))         # another parameter: untouched
+    assert registry.get("blend.curve.center") == pytest.approx(0x2000 / 16383)
+
+
+def test_pitchbend_spans_the_range(registry):
+    a = adapter(registry, control="pitchbend", channel=2, param="blend.mapping", range=[-1.0, 1.0],
+                takeover="jump")
+    a.handle(mido.Message("pitchwheel", channel=1, pitch=8191))
+    assert registry.get("blend.mapping") == pytest.approx(1.0)
+    a.handle(mido.Message("pitchwheel", channel=1, pitch=-8192))
+    assert registry.get("blend.mapping") == pytest.approx(-1.0)
+    a.handle(mido.Message("pitchwheel", channel=0, pitch=0))     # wrong channel
+    assert registry.get("blend.mapping") == pytest.approx(-1.0)
+
+
+@pytest.mark.parametrize("mode,up,down", [("relative-twos", 1, 127), ("relative-offset", 65, 63),
+                                          ("relative-signbit", 1, 65)])
+def test_relative_encoders(registry, mode, up, down):
+    assert relative_delta(mode, up) == 1 and relative_delta(mode, down) == -1
+    a = adapter(registry, control="cc", number=5, param="blend.curve.center", mode=mode)
+    start = registry.get("blend.curve.center")
+    for _ in range(4):
+        a.handle(cc(5, up))
+    assert registry.get("blend.curve.center") == pytest.approx(start + 4 / 128, abs=1e-6)
+    a.handle(cc(5, down))
+    assert registry.get("blend.curve.center") == pytest.approx(start + 3 / 128, abs=1e-6)
+
+
+def test_buttons_momentary_toggle_trigger(registry):
+    mom = adapter(registry, control="note", number=40, param="engine.pause", button="momentary")
+    mom.handle(note(40))
+    assert registry.get("engine.pause") == 1.0
+    mom.handle(note(40, on=False))
+    assert registry.get("engine.pause") == 0.0
+    tog = adapter(registry, control="cc", number=41, param="engine.pause", button="toggle")
+    tog.handle(cc(41, 127))
+    tog.handle(cc(41, 0))
+    assert registry.get("engine.pause") == 1.0
+    tog.handle(cc(41, 127))
+    assert registry.get("engine.pause") == 0.0
+    trig = adapter(registry, control="note", number=42, param="latent.next_seed")
+    before = registry.snapshot().triggers["latent.next_seed"]
+    trig.handle(note(42))
+    trig.handle(note(42, on=False))
+    trig.handle(note(42))
+    assert registry.snapshot().triggers["latent.next_seed"] == before + 2
+    seed = adapter(registry, control="note", number=43, param="latent.seed", button="trigger", value=1234)
+    seed.handle(note(43))
+    assert registry.get("latent.seed") == 1234
+
+
+def test_preset_panic_tap_and_save_call_actions(registry, actions):
+    mapping = parse_mapping({"midi": [
+        dict(control="note", number=1, preset="crossover"),
+        dict(control="note", number=2, action="panic"),
+        dict(control="cc", number=3, action="tap"),
+        dict(control="note", number=4, action="save", preset="live"),
+    ]})
+    a = MidiAdapter(mapping, registry, actions)
+    for n in (1, 2, 4):
+        a.handle(note(n))
+        a.handle(note(n, on=False))
+    a.handle(cc(3, 127))
+    a.handle(cc(3, 127))          # still held: one tap only
+    assert actions.calls == [("recall_preset", "crossover", None), ("panic",), ("save_preset", "live"),
+                             ("tap_tempo",)]
+
+
+def test_channel_filter(registry):
+    a = adapter(registry, control="cc", number=7, channel=3, param="latent.psi", takeover="jump")
+    a.handle(cc(7, 0, channel=0))
+    assert registry.get("latent.psi") == 1.0
+    a.handle(cc(7, 0, channel=2))
+    assert registry.get("latent.psi") == 0.0
+
+
+def test_unknown_parameter_is_reported_once_and_skipped(registry, caplog):
+    mapping = parse_mapping({"midi": [dict(control="cc", number=9, param="blend.layer.99", takeover="jump"),
+                                      dict(control="cc", number=10, param="latent.psi", takeover="jump")]})
+    a = MidiAdapter(mapping, registry)
+    for v in (1, 2, 3):
+        a.handle(cc(9, v))
+    a.handle(cc(10, 0))
+    assert registry.get("latent.psi") == 0.0
+    assert len([r for r in caplog.records if "blend.layer.99" in r.message]) == 1
+    assert a.problems and "blend.layer.99" in a.problems[0]
+
+
+def test_garbage_bytes_and_sysex_do_not_raise(registry):
+    a = adapter(registry, control="cc", number=0, param="blend.layer.0", takeover="jump")
+    junk = bytes(range(256)) * 4 + bytes([0xF0]) + bytes(5000 * [0x11]) + bytes([0xF7, 0xB0, 0, 127])
+    a.handle_bytes(junk)
+    assert registry.get("blend.layer.0") == 1.0
+
+
+def test_smoothing_becomes_the_parameter_slew(registry):
+    adapter(registry, control="cc", number=0, param="blend.layer.0", smoothing=0.25)
+    assert registry.spec("blend.layer.0").smoothing == 0.25
+
+
+def test_midi_clock_sets_bpm(registry):
+    times = iter(i * 60.0 / (140 * 24) for i in range(200))
+    tempo = TempoTracker()
+    mapping = parse_mapping({"midi": [dict(control="clock", param="tempo.bpm")]})
+    a = MidiAdapter(mapping, registry, tempo=tempo, time_fn=lambda: next(times))
+    a.handle(mido.Message("start"))
+    for _ in range(60):
+        a.handle(mido.Message("clock"))
+    assert tempo.bpm == pytest.approx(140, abs=0.01)
+    assert registry.get("tempo.bpm") == pytest.approx(140, abs=0.06)
+
+
+def test_led_messages_follow_the_parameter(registry):
+    mapping = parse_mapping({"midi": [dict(control="note", number=5, channel=2, param="engine.pause",
+                                           button="toggle", led=True, led_on=3)]})
+    a = MidiAdapter(mapping, registry)
+    assert a.led_messages() == [mido.Message("note_on", channel=1, note=5, velocity=0)]
+    assert a.led_messages() == []                                  # unchanged: nothing sent
+    registry.set("engine.pause", 1.0)
+    assert a.led_messages() == [mido.Message("note_on", channel=1, note=5, velocity=3)]
