@@ -1,0 +1,178 @@
+"""Walks through latent space, as functions of walk time (seconds or beats divided by the period).
+
+Everything here is device math on tensors with host floats as coefficients: no ``.item()``, no
+readback, no Python branch on a tensor value. Time arithmetic (which keyframe, how far, the loop
+phase) happens on the host, where the clock lives.
+
+- :func:`segment`: which keyframe pair and how far along it, looping over ``count`` keyframes.
+- :func:`lerp` / :func:`slerp`: between two latents along the last dimension; slerp keeps the norm
+  (it moves the direction on the sphere and interpolates the length linearly).
+- :class:`NoiseLoop`: smooth periodic noise (a few random Fourier harmonics) that returns exactly to
+  its start when the phase wraps.
+- :func:`circle`: ``cos(2 pi phase) a + sin(2 pi phase) b``.
+- :class:`RandomWalk`: momentum random walk on a fixed step grid, so the state at a time depends only
+  on that time (reproducible from t = 0), and seeded.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+
+EASINGS = ("linear", "smoothstep", "smootherstep", "cosine", "cubic")
+
+
+def ease(f: float, easing: str) -> float:
+    """Map a fraction in [0, 1] through an easing curve (all fix 0 and 1)."""
+    if easing == "smoothstep":
+        return f * f * (3.0 - 2.0 * f)
+    if easing == "smootherstep":
+        return f * f * f * (f * (f * 6.0 - 15.0) + 10.0)
+    if easing == "cosine":
+        return 0.5 - 0.5 * math.cos(math.pi * f)
+    if easing == "cubic":
+        return 4.0 * f ** 3 if f < 0.5 else 1.0 - (-2.0 * f + 2.0) ** 3 / 2.0
+    return f
+
+
+def loop_phase(tau: float, loop_length: float = 1.0) -> float:
+    """Phase in [0, 1) of walk time ``tau`` on a loop of ``loop_length``; exactly 0 at every multiple."""
+    if tau >= 0:
+        return math.fmod(tau, loop_length) / loop_length
+    return (loop_length - math.fmod(-tau, loop_length)) % loop_length / loop_length
+
+
+def segment(tau: float, count: int | None) -> tuple[int, float]:
+    """Keyframe index ``k`` and fraction ``f`` of walk time ``tau`` (one keyframe per unit).
+
+    With ``count`` keyframes the walk loops (the last goes back to the first); ``None`` never loops.
+    """
+    k = math.floor(tau)
+    f = tau - k
+    return (k % count if count else k), f
+
+
+def lerp(a: torch.Tensor, b: torch.Tensor, f: float) -> torch.Tensor:
+    """Straight line from ``a`` to ``b``."""
+    return torch.lerp(a, b, f)
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, f: float, eps: float = 1e-7) -> torch.Tensor:
+    """Great-circle interpolation over the last dimension, lengths interpolated linearly.
+
+    Equal-length ends keep that length all the way; (anti)parallel ends fall back to lerp of the
+    directions through ``torch.where`` (no host branch).
+    """
+    na = a.norm(dim=-1, keepdim=True)                                # [..., 1]
+    nb = b.norm(dim=-1, keepdim=True)                                # [..., 1]
+    ua = a / na.clamp_min(eps)                                       # [..., D]
+    ub = b / nb.clamp_min(eps)                                       # [..., D]
+    cos = (ua * ub).sum(dim=-1, keepdim=True).clamp(-1.0, 1.0)       # [..., 1]
+    omega = torch.acos(cos)                                          # [..., 1]
+    sin = torch.sin(omega)                                           # [..., 1]
+    safe = sin > 1e-6
+    sin_safe = torch.where(safe, sin, torch.ones_like(sin))
+    wa = torch.where(safe, torch.sin((1.0 - f) * omega) / sin_safe, torch.full_like(sin, 1.0 - f))
+    wb = torch.where(safe, torch.sin(f * omega) / sin_safe, torch.full_like(sin, f))
+    direction = wa * ua + wb * ub                                    # [..., D]
+    direction = direction / direction.norm(dim=-1, keepdim=True).clamp_min(eps)
+    return direction * torch.lerp(na, nb, f)                         # [..., D]
+
+
+def circle(a: torch.Tensor, b: torch.Tensor, phase: float) -> torch.Tensor:
+    """``cos(2 pi phase) a + sin(2 pi phase) b``; phase 0 gives exactly ``a``."""
+    if phase == 0.0:
+        return a
+    angle = 2.0 * math.pi * phase
+    return a * math.cos(angle) + b * math.sin(angle)
+
+
+class NoiseLoop:
+    """Smooth periodic noise, unit variance per component: ``sum_k g_k (A_k cos 2pi k p + B_k sin 2pi k p)``.
+
+    ``A_k, B_k`` are fixed normal vectors drawn from ``seed``; gains ``g_k ~ 1/k`` (normalised so the
+    squared gains sum to 1) keep it smooth. ``offset(p)`` at phase 0 is ``sum_k g_k A_k``; the caller
+    subtracts it so the loop starts at its centre.
+    """
+
+    def __init__(self, dim: int, seed: int, device: torch.device | str, harmonics: int = 4):
+        gen = torch.Generator().manual_seed(int(seed) % (2 ** 63))
+        basis = torch.randn(2 * harmonics, dim, generator=gen)                # [2H, dim]
+        self.basis = basis.to(device)
+        k = torch.arange(1, harmonics + 1, dtype=torch.float32)
+        gains = 1.0 / k
+        gains = gains / gains.square().sum().sqrt()
+        self.k = k.to(device)                                                  # [H]
+        self.gains = torch.cat([gains, gains]).to(device)                      # [2H]
+        self.start = self._combine(torch.cat([self.gains[:harmonics], torch.zeros(harmonics)
+                                              .to(device)]))                   # [dim]
+
+    def _combine(self, coeffs: torch.Tensor) -> torch.Tensor:
+        return coeffs @ self.basis                                             # [dim]
+
+    def offset(self, phase: float) -> torch.Tensor:
+        """Noise at ``phase`` minus the noise at phase 0: ``[dim]``, exactly 0 at phase 0."""
+        if phase == 0.0:
+            return torch.zeros_like(self.start)
+        angle = self.k * (2.0 * math.pi * phase)                               # [H] on the device
+        coeffs = self.gains * torch.cat([torch.cos(angle), torch.sin(angle)])  # [2H]
+        return self._combine(coeffs) - self.start                              # [dim]
+
+
+@dataclass
+class RandomWalkConfig:
+    steps_per_unit: int = 32      # grid steps per walk-time unit (one period)
+    seed: int = 0                 # the generator seed of the walk
+
+
+class RandomWalk:
+    """Random walk with momentum on a fixed grid of walk time; stationary, unit variance per component.
+
+    Velocity: ``v' = m v + sqrt(1 - m^2) e`` (``m`` = momentum, ``e`` fresh normal noise);
+    position: ``x' = r x + sqrt(1 - r^2) v'`` with ``r = exp(-1 / steps_per_unit)`` (it wanders but
+    is pulled back toward the centre over about one period). Between grid points the position is
+    interpolated linearly. Asking for an earlier time restarts from step 0, so the state at a time
+    depends only on that time, the momentum (and its changes) and the seed.
+    """
+
+    def __init__(self, dim: int, device: torch.device | str, config: RandomWalkConfig | None = None):
+        self.dim = dim
+        self.device = torch.device(device)
+        self.config = config or RandomWalkConfig()
+        self._key: tuple | None = None
+        self.reset(0.0)
+
+    def reset(self, momentum: float) -> None:
+        """Back to step 0 (the centre) with a freshly seeded generator."""
+        self._gen = torch.Generator(device=self.device).manual_seed(int(self.config.seed) % (2 ** 63))
+        self._momentum = momentum
+        self._step = 0
+        self._x = torch.zeros(self.dim, device=self.device)                    # [dim]
+        self._v = torch.randn(self.dim, generator=self._gen, device=self.device)
+        self._x_next = self._advance(self._x)
+
+    def _advance(self, x: torch.Tensor) -> torch.Tensor:
+        m = self._momentum
+        r = math.exp(-1.0 / self.config.steps_per_unit)
+        e = torch.randn(self.dim, generator=self._gen, device=self.device)   # [dim]
+        self._v = self._v * m + e * math.sqrt(max(1.0 - m * m, 0.0))
+        return x * r + self._v * math.sqrt(1.0 - r * r)
+
+    def offset(self, tau: float, momentum: float) -> torch.Tensor:
+        """Offset ``[dim]`` from the centre at walk time ``tau`` (0 at tau = 0).
+
+        A momentum change applies to the steps still to come (no jump); the path therefore depends on
+        the momentum's history, which a recorded control log replays exactly.
+        """
+        pos = max(tau, 0.0) * self.config.steps_per_unit
+        step = math.floor(pos)
+        if step < self._step:
+            self.reset(momentum)
+        self._momentum = momentum
+        while self._step < step:
+            self._x = self._x_next
+            self._x_next = self._advance(self._x)
+            self._step += 1
+        return torch.lerp(self._x, self._x_next, pos - step)
