@@ -1,0 +1,159 @@
+"""``load_generator``: every supported model file behind one call, recognised by content.
+
+- official training pickles (``.pkl``), read by a whitelisting unpickler (``safe_pickle``);
+- rosinality ``.pt`` checkpoints, remapped to the official keys (``rosinality``);
+- netblend's own safetensors-based format (``native``), which is also the cache format: with
+  ``cache=True`` a converted copy of every other kind is kept under ``$NETBLEND_CACHE`` (default
+  ``~/.cache/netblend``), keyed by the source's absolute path, size and modification time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import string
+from pathlib import Path
+
+import torch
+
+from engine.errors import ModelLoadError, NetblendError
+
+from . import native, rosinality, safe_pickle
+
+log = logging.getLogger(__name__)
+
+ZIP_MAGIC = b"PK\x03\x04"
+# torch.save's legacy (pre-1.6, non-zip) stream starts by pickling this magic number.
+TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+SNIFF_BYTES = 512
+W_AVG_SAMPLES = 10_000
+_PRINTABLE = set(string.printable.encode())
+
+
+def cache_dir() -> Path:
+    """Where converted models are cached: ``$NETBLEND_CACHE`` or ``~/.cache/netblend``."""
+    return Path(os.environ.get("NETBLEND_CACHE") or Path.home() / ".cache" / "netblend")
+
+
+def detect_format(path: str | os.PathLike) -> str:
+    """'native', 'pickle' or 'torch' from the file's first bytes; ModelLoadError for anything else."""
+    path = _check_path(path)
+    with open(path, "rb") as f:
+        head = f.read(SNIFF_BYTES)
+    if not head:
+        raise ModelLoadError(f"{path}: the file is empty; copy or download the model again")
+    if native.looks_native(head):
+        return "native"
+    if head.startswith(ZIP_MAGIC) or head.startswith(TORCH_LEGACY_MAGIC):
+        return "torch"
+    if head[0] == 0x80 and 2 <= head[1] <= 5:
+        return "pickle"
+    if all(b in _PRINTABLE for b in head) or _is_utf8_text(head):
+        raise ModelLoadError(f"{path}: a text file, not a model; pass a StyleGAN .pkl, a rosinality .pt "
+                             f"or a {native.SUFFIX} file")
+    raise ModelLoadError(f"{path}: unknown file format (not a StyleGAN .pkl, rosinality .pt or "
+                         f"{native.SUFFIX} file); check the path")
+
+
+def _is_utf8_text(head: bytes) -> bool:
+    try:
+        text = head.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return all(ch.isprintable() or ch in "\r\n\t" for ch in text)
+
+
+def _check_path(path: str | os.PathLike) -> Path:
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise ModelLoadError(f"{path}: no such model file; check the path")
+    if path.is_dir():
+        raise ModelLoadError(f"{path}: is a directory, not a model file; pass the .pkl/.pt file inside it")
+    return path
+
+
+def read_model(path: str | os.PathLike) -> tuple[dict, dict[str, torch.Tensor], str | None]:
+    """``(init_kwargs, state_dict, family)`` of any supported file, without building a generator.
+
+    ``family`` is known only for the native format (None otherwise: ``build_generator`` detects it).
+    """
+    path = _check_path(path)
+    kind = detect_format(path)
+    if kind == "native":
+        model = native.read_native(path)
+        return model.init_kwargs, model.state_dict, model.family
+    if kind == "pickle":
+        kwargs, state_dict = safe_pickle.read_training_pickle(path)
+        return kwargs, state_dict, None
+    checkpoint = rosinality.read_checkpoint(path)
+    kwargs, state_dict = rosinality.convert_checkpoint(checkpoint, path)
+    return kwargs, state_dict, None
+
+
+def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu",
+                   cache: bool = True) -> torch.nn.Module:
+    """Load a generator from an official ``.pkl``, a rosinality ``.pt`` or a netblend file.
+
+    The format is recognised by content, not by extension. Nothing in the file is executed. With
+    ``cache=True`` non-native files are converted once to the netblend format under ``cache_dir()``
+    and later loads read that copy (a corrupt copy is ignored and rewritten). Every failure is a
+    one-line ``ModelLoadError`` naming the file.
+    """
+    from engine.models.build import build_generator
+
+    path = _check_path(path)
+    kind = detect_format(path)
+    cached = cache_path(path) if cache and kind != "native" else None
+    if cached is not None and cached.exists():
+        try:
+            model = native.read_native(cached)
+            return build_generator(model.init_kwargs, model.state_dict, device=device, family=model.family)
+        except NetblendError as e:
+            log.warning("ignoring the cached copy %s of %s (%s); converting again", cached, path, e)
+    kwargs, state_dict, family = read_model(path)
+    needs_w_avg = kind == "torch" and not bool(state_dict["mapping.w_avg"].any())
+    try:
+        G = build_generator(kwargs, state_dict, device=device, family=family)
+    except ModelLoadError as e:
+        raise ModelLoadError(f"{path}: {e}") from e
+    if needs_w_avg:
+        estimate_w_avg(G)
+    if cached is not None:
+        _write_cache(G, cached)
+    return G
+
+
+def estimate_w_avg(G: torch.nn.Module, samples: int = W_AVG_SAMPLES, seed: int = 0) -> None:
+    """Set ``mapping.w_avg`` to the mean W of ``samples`` seeded z (for checkpoints that lack it)."""
+    generator = torch.Generator().manual_seed(seed)
+    z = torch.randn(samples, G.z_dim, generator=generator)                  # [S, z_dim]
+    c = torch.zeros(samples, G.c_dim)                                       # [S, c_dim]
+    device = G.mapping.w_avg.device
+    with torch.no_grad():
+        ws = G.mapping(z.to(device), c.to(device), truncation_psi=1.0)       # [S, num_ws, w_dim]
+        G.mapping.w_avg.copy_(ws[:, 0].mean(dim=0))                          # [w_dim]
+
+
+def cache_path(path: str | os.PathLike) -> Path:
+    """The cache file for ``path``: named by its absolute path, size and modification time."""
+    source = Path(path).resolve()
+    stat = source.stat()
+    digest = hashlib.sha256(f"{source}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:24]
+    return cache_dir() / f"{source.stem}-{digest}{native.SUFFIX}"
+
+
+def save_generator(G: torch.nn.Module, out: str | os.PathLike) -> Path:
+    """Write ``G`` (its flat kwargs, family and state dict) in the netblend format, atomically."""
+    return native.save_native(out, G.state_dict(), G.init_kwargs, G.family)
+
+
+def _write_cache(G: torch.nn.Module, cached: Path) -> None:
+    try:
+        save_generator(G, cached)
+    except OSError as e:
+        log.warning("could not cache %s (%s); the model still loads, only slower next time", cached, e)
+
+
+__all__ = ["cache_dir", "cache_path", "detect_format", "estimate_w_avg", "load_generator", "read_model",
+           "save_generator"]
