@@ -230,6 +230,7 @@ class StyleGAN2Generator(nn.Module):
     """The StyleGAN2(-ADA) generator: ``mapping`` (z, c -> ws) and ``synthesis`` (ws -> image)."""
 
     family = "stylegan2"
+    EXTRA_KWARGS = frozenset({"kernel_size", "use_noise", "activation"})  # what **layer_kwargs takes
 
     def __init__(self,
                  z_dim: int,                                # input latent size
