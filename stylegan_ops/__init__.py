@@ -5,6 +5,7 @@ Never imports anything from ``engine`` nor any I/O library.
 """
 
 from .bias_act import ACTIVATIONS, bias_act
+from .filtered_lrelu import filtered_lrelu
 from .modulated_conv import conv2d_resample, modulated_conv2d, modulated_conv2d_sg3
 from .upfirdn2d import downsample2d, filter2d, setup_filter, upfirdn2d, upsample2d
 
@@ -16,6 +17,7 @@ __all__ = [
     "modulated_conv2d_sg3",
     "downsample2d",
     "filter2d",
+    "filtered_lrelu",
     "setup_filter",
     "upfirdn2d",
     "upsample2d",
