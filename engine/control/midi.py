@@ -209,7 +209,7 @@ class MidiAdapter:
                     st.lsb = value
                 if st.msb is not None:
                     self._absolute(b, ((st.msb << 7) | st.lsb) / 16383.0, source)
-            elif b.is_button:
+            elif b.is_button or self._is_trigger(b):
                 self._button(b, value >= 64, source)
             elif b.mode != "absolute":
                 self._relative(b, relative_delta(b.mode, value), source)
@@ -244,6 +244,9 @@ class MidiAdapter:
         self._report(f"{self.mapping.path.name}: {b.describe()}: unknown parameter {b.param!r}; "
                      "binding skipped")
         return False
+
+    def _is_trigger(self, b: MidiBinding) -> bool:
+        return b.param in self.registry and self.registry.spec(str(b.param)).kind == "trigger"
 
     def _write(self, b: MidiBinding, value: float, source: tuple) -> None:
         self._state[b.index].written = self.registry.set(str(b.param), value, source)

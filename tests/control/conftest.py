@@ -8,43 +8,28 @@ import shutil
 import subprocess
 import time
 import uuid
+from types import SimpleNamespace
 
 import pytest
 
 from engine.control.actions import Actions
-from engine.core.params import ParamRegistry, ParamSpec
+from engine.core.params import ParamRegistry
 from tests.conftest import missing_resource
 
 JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
 
 
 def engine_registry(num_layers: int = 18) -> ParamRegistry:
-    """A registry with the names the live engine declares (ranges as the blend/latent modules use)."""
+    """A registry with the live engine's own parameter declarations, for both StyleGAN families
+    (noise strength of StyleGAN2 and the input transform of StyleGAN3)."""
+    from engine.blend.masks import params as blend_params
+    from engine.core.catalog import engine_params
+    from engine.latents import params as latent_params
+
     reg = ParamRegistry()
-    specs = [ParamSpec(f"blend.layer.{i}", 0.0, -2.0, 3.0) for i in range(num_layers)]
-    specs += [
-        ParamSpec("blend.curve.amount", 0.0, -2.0, 3.0),
-        ParamSpec("blend.curve.center", 0.5, 0.0, 1.0),
-        ParamSpec("blend.curve.width", 0.1, 0.0, 1.0),
-        ParamSpec("blend.curve.direction", 0.0, kind="choice", choices=("up", "down")),
-        ParamSpec("blend.mapping", 0.0, -2.0, 3.0),
-        ParamSpec("blend.panic", kind="trigger"),
-        ParamSpec("latent.seed", 0.0, 0.0, 2**31 - 1, kind="int"),
-        ParamSpec("latent.psi", 1.0, -1.0, 2.0),
-        ParamSpec("latent.next_seed", kind="trigger"),
-        ParamSpec("latent.walk.mode", 0.0, kind="choice", choices=("off", "lerp", "slerp", "noise", "circle")),
-        ParamSpec("latent.walk.period", 8.0, 0.25, 120.0),
-        ParamSpec("latent.walk.radius", 0.5, 0.0, 4.0),
-        ParamSpec("latent.noise.strength", 1.0, 0.0, 4.0),
-        ParamSpec("engine.pause", 0.0, kind="bool"),
-        ParamSpec("tempo.bpm", 120.0, 20.0, 300.0),
-        ParamSpec("tempo.tap", kind="trigger"),
-        ParamSpec("preset.morph", 0.0, 0.0, 60.0),
-    ]
-    for kind in ("conv", "affine", "torgb", "noise"):
-        specs += [ParamSpec(f"blend.kind.{kind}", 0.0, -2.0, 3.0),
-                  ParamSpec(f"blend.kind.{kind}.amount", 0.0, 0.0, 1.0)]
-    reg.add_all(specs)
+    reg.add_all(engine_params() + blend_params(num_layers))
+    for family in ("stylegan2", "stylegan3"):
+        reg.add_all(latent_params(SimpleNamespace(num_ws=num_layers, c_dim=0, family=family)))
     return reg
 
 

@@ -1,0 +1,204 @@
+"""MIDI ports: open the inputs that match, feed their messages to an adapter, light the LEDs, and
+survive a controller being unplugged and plugged back in.
+
+:class:`MidiPorts` runs one background thread. Incoming messages arrive through mido's callbacks
+(python-rtmidi's own thread) and go straight to the handler; the background thread rescans the port
+list every ``rescan`` seconds (opening new matches, closing vanished ones) and sends LED feedback for
+``led = true`` bindings about 30 times a second. Nothing a device does (garbage, sysex floods,
+disappearing) stops it.
+
+The backend is mido's default unless ``backend`` (a name such as ``mido.backends.rtmidi/UNIX_JACK``)
+or ``MIDO_BACKEND`` says otherwise. ALSA without a sound system raises ``SystemError`` (not
+``OSError``); both become :class:`MidiUnavailable`, "no MIDI system available".
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import mido
+
+from ..errors import NetblendError
+
+log = logging.getLogger(__name__)
+
+
+class MidiUnavailable(NetblendError):
+    """There is no MIDI system to talk to (no ALSA sequencer, no JACK server, ...)."""
+
+
+def get_backend(name: str | None = None) -> mido.Backend:
+    """The mido backend named ``name`` (or ``$MIDO_BACKEND``, or mido's default), loaded now."""
+    name = name or os.environ.get("MIDO_BACKEND") or "mido.backends.rtmidi"
+    try:
+        return mido.Backend(name, load=True)
+    except ImportError as e:
+        raise MidiUnavailable(f"MIDI backend {name} cannot load ({e}); pip install python-rtmidi") from None
+
+
+def port_names(backend: mido.Backend, output: bool = False) -> list[str]:
+    """Input (or output) port names; raises :class:`MidiUnavailable` when there is no MIDI system."""
+    try:
+        return list(backend.get_output_names() if output else backend.get_input_names())
+    except (SystemError, OSError) as e:
+        raise MidiUnavailable(f"no MIDI system available ({e}); on Linux load snd-seq or start JACK") from None
+
+
+def matching(names: list[str], pattern: str | None) -> list[str]:
+    """Names matching ``pattern`` (case-insensitive regex search; a plain substring works too)."""
+    if not pattern:
+        return list(names)
+    rx = re.compile(pattern, re.IGNORECASE)
+    return [n for n in names if rx.search(n)]
+
+
+@dataclass
+class MidiPortsConfig:
+    input_pattern: str | None = None        # --midi-port REGEX, else the mapping's [device].port
+    output_pattern: str | None = None       # LED output; the mapping's [device].output
+    backend: str | None = None              # mido backend name; None = $MIDO_BACKEND or default
+    rescan: float = 1.0                     # seconds between port rescans (unplug/replug)
+    led_interval: float = 1 / 30            # seconds between LED updates
+
+
+class MidiPorts:
+    """Keeps every matching input open and feeds ``handler(message, port_name)``."""
+
+    def __init__(self, config: MidiPortsConfig, handler: Callable[[mido.Message, str], None],
+                 led_source: Callable[[bool], list[mido.Message]] | None = None):
+        self.config = config
+        self.handler = handler
+        self.led_source = led_source          # e.g. MidiAdapter.led_messages
+        self.backend = get_backend(config.backend)
+        self.inputs: dict[str, mido.ports.BaseInput] = {}
+        self.output: mido.ports.BaseOutput | None = None
+        self.errors = 0
+        self.connects = 0                     # how many times a port was (re)opened
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self.intercept: Callable[[mido.Message, str], bool] | None = None   # learn mode hook
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> MidiPorts:
+        """Scan once (raising :class:`MidiUnavailable` if there is no MIDI system), then run."""
+        port_names(self.backend)
+        self.rescan()
+        self._thread = threading.Thread(target=self._run, name="netblend-midi", daemon=True)
+        self._thread.start()
+        return self
+
+    def close(self) -> None:
+        """Stop the thread and close every port (idempotent)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        with self._lock:
+            for port in self.inputs.values():
+                _close_quietly(port)
+            self.inputs.clear()
+            if self.output is not None:
+                _close_quietly(self.output)
+                self.output = None
+
+    def __enter__(self) -> MidiPorts:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def connected(self) -> list[str]:
+        return sorted(self.inputs)
+
+    # ------------------------------------------------------------------ the thread
+    def _run(self) -> None:
+        next_scan = 0.0
+        clock = 0.0
+        while not self._stop.wait(self.config.led_interval):
+            clock += self.config.led_interval
+            if clock >= next_scan:
+                next_scan = clock + self.config.rescan
+                try:
+                    self.rescan()
+                except Exception:       # a backend hiccup must not end the thread; retried next scan
+                    self.errors += 1
+                    log.exception("MIDI port rescan failed; retrying in %.1f s", self.config.rescan)
+            self._send_leds(only_changed=True)
+
+    def rescan(self) -> None:
+        """Open new matching inputs, close vanished ones, (re)open the LED output."""
+        try:
+            names = port_names(self.backend)
+        except MidiUnavailable:
+            names = []
+        wanted = set(matching(names, self.config.input_pattern))
+        with self._lock:
+            for name in [n for n in self.inputs if n not in wanted]:
+                log.warning("MIDI input %s disappeared; waiting for it to come back", name)
+                _close_quietly(self.inputs.pop(name))
+            for name in sorted(wanted - set(self.inputs)):
+                try:
+                    self.inputs[name] = self.backend.open_input(name, callback=self._callback(name))
+                    self.connects += 1
+                    log.info("MIDI input %s connected", name)
+                except (OSError, SystemError) as e:
+                    log.warning("cannot open MIDI input %s: %s", name, e)
+        self._rescan_output()
+
+    def _rescan_output(self) -> None:
+        if not self.config.output_pattern or self.led_source is None:
+            return
+        try:
+            outs = matching(port_names(self.backend, output=True), self.config.output_pattern)
+        except MidiUnavailable:
+            outs = []
+        with self._lock:
+            if self.output is not None and self.output.name not in outs:
+                _close_quietly(self.output)
+                self.output = None
+            if self.output is None and outs:
+                try:
+                    self.output = self.backend.open_output(outs[0])
+                except (OSError, SystemError) as e:
+                    log.warning("cannot open MIDI output %s: %s", outs[0], e)
+                    return
+                reopened = True
+            else:
+                reopened = False
+        if reopened:
+            self._send_leds(only_changed=False)
+
+    def _send_leds(self, only_changed: bool) -> None:
+        if self.output is None or self.led_source is None:
+            return
+        try:
+            for msg in self.led_source(only_changed):
+                self.output.send(msg)
+        except Exception:               # a vanished output; the next rescan reopens it
+            self.errors += 1
+            log.debug("MIDI LED send failed", exc_info=True)
+
+    def _callback(self, port_name: str) -> Callable[[mido.Message], None]:
+        def on_message(msg: mido.Message) -> None:
+            try:
+                if self.intercept is not None and self.intercept(msg, port_name):
+                    return
+                self.handler(msg, port_name)
+            except Exception:           # nothing a controller sends may kill the input
+                self.errors += 1
+                log.exception("MIDI message from %s could not be handled", port_name)
+        return on_message
+
+
+def _close_quietly(port) -> None:
+    try:
+        port.close()
+    except Exception:  # closing a port whose device vanished can fail in the backend; it is gone anyway
+        log.debug("closing MIDI port failed", exc_info=True)
