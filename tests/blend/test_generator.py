@@ -1,0 +1,179 @@
+"""BlendedGenerator against the official blend reference, plain generators built from lerped state
+dicts, layer swaps made by copying tensors, N-way rows, bad values and incompatible models."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+import engine
+from engine.blend import masks
+from engine.blend.generator import BlendedGenerator
+from engine.blend.spec import parse_mask
+from engine.errors import IncompatibleModels, NetblendError
+
+
+def close(out: torch.Tensor, ref) -> bool:
+    ref = torch.as_tensor(ref)
+    return float((out - ref).abs().max()) <= 2e-5 * max(1.0, float(ref.abs().max()))
+
+
+def render(G, seed: int = 0, psi: float = 1.0) -> torch.Tensor:
+    z = torch.from_numpy(engine.seed_to_z(seed, G.z_dim)).float()
+    with torch.inference_mode():
+        return G.synthesis(G.mapping(z, None, truncation_psi=psi), noise_mode="const")
+
+
+def lerped(models, t_of_key) -> torch.nn.Module:
+    """A plain generator whose state dict is lerp(A, B, t_key) (fixed keys from A)."""
+    A, B = models
+    sa, sb = A.state_dict(), B.state_dict()
+    fixed = set(A.layers.fixed)
+    sd = {k: v if k in fixed else torch.lerp(v, sb[k], t_of_key(k)) for k, v in sa.items()}
+    return engine.build_generator(A.init_kwargs, sd)
+
+
+def test_official_blend_swap_matches_reference(oracle, sg2_pair):
+    ref = np.load(oracle / "sg2_64_blend_swap_ref.npz")
+    G = BlendedGenerator(sg2_pair)
+    G.apply(parse_mask("4:0,8:0,16:1,32:1,64:1", G.layers))
+    for seed in (0, 1, 2):
+        for psi in (1.0, 0.7):
+            z = torch.from_numpy(ref[f"z_seed{seed}"]).float()
+            with torch.inference_mode():
+                ws = G.mapping(z, None, truncation_psi=psi)
+                img = G.synthesis(ws, noise_mode="const")
+            assert close(ws, ref[f"ws_s{seed}_psi{psi}"])
+            assert close(img, ref[f"img_s{seed}_psi{psi}"]), f"seed {seed} psi {psi}"
+
+
+def test_random_per_layer_t_with_overblend_equals_lerped_state_dict(sg2_pair):
+    A, _ = sg2_pair
+    rng = np.random.default_rng(3)
+    t = rng.uniform(-0.5, 1.7, len(A.layers))
+    t[0], t[-1] = -0.5, 1.7
+    G = BlendedGenerator(sg2_pair)
+    G.set_blend(layers=dict(enumerate(t)), mapping=0.4)
+
+    def t_of_key(key):
+        layer = A.layers.layer_of(key)
+        return 0.4 if layer is None else float(t[layer])
+
+    expected = lerped(sg2_pair, t_of_key)
+    assert close(render(G, 1, 0.7), render(expected, 1, 0.7))
+    assert not close(render(G, 1, 0.7), render(A, 1, 0.7))
+
+
+def test_kind_and_resolution_overrides_follow_the_documented_rule(sg2_pair):
+    A, _ = sg2_pair
+    G = BlendedGenerator(sg2_pair)
+    state = masks.compose({"blend.layer.2": 0.5, "blend.kind.torgb": 1.0, "blend.kind.torgb.amount": 0.5},
+                          len(A.layers), resolutions={32: 2.0})
+    G.apply(state)
+    rows = G.coefficients()
+    assert rows["synthesis.b8.conv1.weight"] == pytest.approx([0.5, 0.5])          # layer 2
+    assert rows["synthesis.b8.conv0.weight"] == pytest.approx([1.0, 0.0])          # layer 1: A
+    assert rows["synthesis.b4.torgb.weight"] == pytest.approx([0.5, 0.5])          # lerp(0, 1, 0.5)
+    assert rows["synthesis.b32.conv0.weight"] == pytest.approx([-1.0, 2.0])        # block 32 override
+    assert rows["synthesis.b32.torgb.bias"] == pytest.approx([-0.5, 1.5])          # lerp(2, 1, 0.5)
+    assert rows["mapping.w_avg"] == pytest.approx([1.0, 0.0])
+
+
+def test_apply_is_free_when_nothing_changed_and_rewrites_only_changed_layers(sg2_pair):
+    A, _ = sg2_pair
+    G = BlendedGenerator(sg2_pair)
+    values = masks.defaults(len(A.layers))
+    assert G.apply(masks.compose(values, len(A.layers))) == 0           # equals the initial blend
+    values["blend.layer.4"] = 0.3
+    assert G.apply(masks.compose(values, len(A.layers))) == len(A.layers[4].keys)
+    assert G.apply(masks.compose(dict(values), len(A.layers))) == 0
+
+
+def test_nan_and_bad_values_are_rejected_and_the_last_good_blend_stays(sg2_pair):
+    G = BlendedGenerator(sg2_pair)
+    G.set_blend(layers={1: 0.25})
+    before = G.coefficients()
+    for bad in ({"layers": {1: math.nan}}, {"mapping": math.inf}, {"layers": {99: 0.5}},
+                {"resolutions": {12: 1.0}}, {"kinds": {"colour": 1.0}}):
+        with pytest.raises(NetblendError):
+            G.set_blend(**bad)
+    assert G.coefficients() == before
+
+
+def test_safety_range_clamps(sg2_pair):
+    G = BlendedGenerator(sg2_pair)
+    G.set_safety(-1.0, 2.0)
+    G.set_blend(layers={0: 5.0, 1: -4.0})
+    rows = G.coefficients()
+    assert rows["synthesis.b4.conv1.weight"] == pytest.approx([-1.0, 2.0])
+    assert rows["synthesis.b8.conv0.weight"] == pytest.approx([2.0, -1.0])
+
+
+def test_nway_free_and_convex_rows(sg2_pair):
+    A, B = sg2_pair
+    G = BlendedGenerator([A, B, A])
+    G.set_weights([1.0, 1.0, 2.0])                                      # convex: normalised
+    assert G.coefficients()["synthesis.b16.conv0.weight"] == pytest.approx([0.25, 0.25, 0.5])
+    G.set_weights({3: [0.0, 1.5, -0.2]}, mode="free")                   # base + 1.5 (B - A) - 0.2 (A - A)
+    sa, sb = A.state_dict(), B.state_dict()
+    key = "synthesis.b16.conv0.weight"
+    live = G.state_dict()[key]
+    assert torch.allclose(live, sa[key] + 1.5 * (sb[key] - sa[key]), atol=1e-5)
+    with pytest.raises(NetblendError, match="convex"):
+        G.set_weights([1.0, -1.0, 0.0])
+    with pytest.raises(NetblendError, match="3 weights"):
+        G.set_weights([1.0, 0.0])
+
+
+def test_incompatible_models_name_the_mismatched_layers(sg2_pair, sg3_models):
+    A, _ = sg2_pair
+    small = engine.build_generator({**A.init_kwargs, "img_resolution": 32})
+    with pytest.raises(IncompatibleModels, match=r"synthesis\.b64.* only in A.*resolution"):
+        BlendedGenerator([A, small])
+    narrow = engine.build_generator({**A.init_kwargs, "channel_max": 64})
+    with pytest.raises(IncompatibleModels, match=r"synthesis\.b4\.const \(layer 0.*\[128, 4, 4\] vs \[64, 4, 4\]"):
+        BlendedGenerator([A, narrow])
+    with pytest.raises(IncompatibleModels, match="families"):
+        BlendedGenerator([A, sg3_models[0]])
+    with pytest.raises(IncompatibleModels, match="two or more"):
+        BlendedGenerator([A])
+
+
+# ------------------------------------------------------------------------- StyleGAN3
+def test_sg3_endpoints_and_one_hot_nway_reproduce_the_models_exactly(sg3_models):
+    A, B, C = sg3_models
+    G = BlendedGenerator([A, B, C])
+    assert torch.equal(render(G), render(A))
+    G.set_weights([0.0, 1.0, 0.0], mapping=[0.0, 1.0, 0.0])
+    assert torch.equal(render(G), render(B))
+    G.set_weights([0.0, 0.0, 1.0], mapping=[0.0, 0.0, 1.0])
+    for key, value in C.state_dict().items():
+        assert torch.equal(G.state_dict()[key], value), key
+
+
+def test_sg3_hard_crossover_equals_a_layer_swap_by_copying_tensors(sg3_models):
+    A, B, _ = sg3_models
+    G = BlendedGenerator([A, B])
+    G.apply(masks.compose(masks.crossover(A.layers, 52), len(A.layers)))   # B from layer 5 (L4_52) up
+    swapped = {k: v.clone() for k, v in A.state_dict().items()}
+    for entry in A.layers[5:]:
+        for key in entry.keys:
+            swapped[key] = B.state_dict()[key].clone()
+    expected = engine.build_generator(A.init_kwargs, swapped)
+    assert torch.equal(render(G, 2), render(expected, 2))
+
+
+def test_sg3_random_t_equals_lerped_state_dict(sg3_models):
+    A, B, _ = sg3_models
+    t = np.linspace(-0.5, 1.7, len(A.layers))
+    G = BlendedGenerator([A, B])
+    G.set_blend(layers=dict(enumerate(t)), mapping=0.6)
+
+    def t_of_key(key):
+        layer = A.layers.layer_of(key)
+        return 0.6 if layer is None else float(t[layer])
+
+    assert close(render(G, 1), render(lerped((A, B), t_of_key), 1))
