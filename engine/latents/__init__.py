@@ -14,7 +14,8 @@ from .seeds import SeedBank, seed_to_z, truncate
 from .walks import EASINGS
 
 __all__ = [
-    "LatentEngine", "SeedBank", "group_rows", "input_transform", "load_latent", "params", "save_latent",
+    "EASINGS", "NOISE_MODES", "WALK_MODES", "WALK_SPACES", "LatentEngine", "SeedBank", "group_rows",
+    "input_transform", "load_latent", "params", "save_latent",
     "seed_to_z", "truncate",
 ]
 

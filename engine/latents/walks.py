@@ -131,17 +131,17 @@ class RandomWalk:
     """Random walk with momentum on a fixed grid of walk time; stationary, unit variance per component.
 
     Velocity: ``v' = m v + sqrt(1 - m^2) e`` (``m`` = momentum, ``e`` fresh normal noise);
-    position: ``x' = r x + sqrt(1 - r^2) v'`` with ``r = exp(-1 / steps_per_unit)`` (it wanders but
-    is pulled back toward the centre over about one period). Between grid points the position is
-    interpolated linearly. Asking for an earlier time restarts from step 0, so the state at a time
-    depends only on that time, the momentum (and its changes) and the seed.
+    position: ``x' = r x + g v'`` with ``r = exp(-1 / steps_per_unit)`` (it wanders but is pulled back
+    toward the centre over about one period) and ``g`` chosen so each component has unit variance.
+    Between grid points the position is interpolated linearly. Asking for an earlier time restarts
+    from step 0, so the state at a time depends only on that time, the momentum (and its changes)
+    and the seed.
     """
 
     def __init__(self, dim: int, device: torch.device | str, config: RandomWalkConfig | None = None):
         self.dim = dim
         self.device = torch.device(device)
         self.config = config or RandomWalkConfig()
-        self._key: tuple | None = None
         self.reset(0.0)
 
     def reset(self, momentum: float) -> None:
@@ -151,14 +151,16 @@ class RandomWalk:
         self._step = 0
         self._x = torch.zeros(self.dim, device=self.device)                    # [dim]
         self._v = torch.randn(self.dim, generator=self._gen, device=self.device)
-        self._x_next = self._advance(self._x)
+        self._x_next: torch.Tensor | None = None
 
     def _advance(self, x: torch.Tensor) -> torch.Tensor:
         m = self._momentum
         r = math.exp(-1.0 / self.config.steps_per_unit)
         e = torch.randn(self.dim, generator=self._gen, device=self.device)   # [dim]
         self._v = self._v * m + e * math.sqrt(max(1.0 - m * m, 0.0))
-        return x * r + self._v * math.sqrt(1.0 - r * r)
+        # correlated velocities inflate the variance of x by (1 + r m) / (1 - r m): scale it back to 1
+        gain = math.sqrt((1.0 - r * r) * (1.0 - r * m) / (1.0 + r * m))
+        return x * r + self._v * gain
 
     def offset(self, tau: float, momentum: float) -> torch.Tensor:
         """Offset ``[dim]`` from the centre at walk time ``tau`` (0 at tau = 0).
@@ -171,6 +173,8 @@ class RandomWalk:
         if step < self._step:
             self.reset(momentum)
         self._momentum = momentum
+        if self._x_next is None:
+            self._x_next = self._advance(self._x)
         while self._step < step:
             self._x = self._x_next
             self._x_next = self._advance(self._x)
