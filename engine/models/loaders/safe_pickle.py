@@ -35,6 +35,10 @@ class UnsafePickleError(ModelLoadError):
     """A pickle that asks for a global the safe unpickler does not know (possibly malicious)."""
 
 
+class _UnsafeTensorBytes(pickle.UnpicklingError):
+    """A nested tensor stream that the weights-only loader refused."""
+
+
 @dataclass
 class PersistentObject:
     """Inert record of one ``torch_utils.persistence`` network: its class name and its state dict."""
@@ -58,7 +62,10 @@ def _load_storage_from_bytes(data: Any) -> Any:
     """Replacement for ``torch.storage._load_from_bytes``: the nested stream is loaded weights-only."""
     if not isinstance(data, (bytes, bytearray)):
         raise pickle.UnpicklingError("tensor storage is not bytes")
-    storage = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    try:
+        storage = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise _UnsafeTensorBytes(str(e)) from e
     if not isinstance(storage, (torch.TypedStorage, torch.UntypedStorage)):
         raise pickle.UnpicklingError(f"tensor storage decoded to {type(storage).__name__}")
     return storage
@@ -169,6 +176,10 @@ def safe_unpickle(path: Path) -> Any:
             return SafeUnpickler(f, str(path)).load()
     except UnsafePickleError:
         raise
+    except _UnsafeTensorBytes as e:
+        raise UnsafePickleError(
+            f"{path}: refused to load: a tensor inside the pickle carries code instead of plain data (the "
+            f"file may be malicious); use a checkpoint from a source you trust") from e
     except PICKLE_ERRORS as e:
         raise ModelLoadError(
             f"{path}: not a readable training pickle (truncated or corrupt: {_one_line(e)}); "

@@ -1,0 +1,48 @@
+"""``netblend convert MODEL [-o OUT]``: write a model in netblend's fast, safe format.
+
+The source (official ``.pkl``, rosinality ``.pt`` or a netblend file) is read without running any code
+from it, built once (which checks that weights and kwargs fit) and written atomically. The default
+output is the source path with the suffix ``.netblend.safetensors``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+SUFFIX = ".netblend.safetensors"
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``netblend convert``."""
+    parser.add_argument("model", metavar="MODEL", help="a StyleGAN .pkl, a rosinality .pt or a netblend file")
+    parser.add_argument("-o", "--output", metavar="OUT", default=None,
+                        help=f"output file (default: MODEL with the suffix {SUFFIX})")
+    parser.add_argument("--force", action="store_true", help="overwrite OUT if it exists")
+
+
+def default_output(model: Path) -> Path:
+    """``face.pkl`` -> ``face.netblend.safetensors`` (beside the source)."""
+    return model.with_suffix(SUFFIX)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Convert ``args.model`` to ``args.output``; errors are ``ModelLoadError`` one-liners."""
+    from engine.errors import ModelLoadError
+    from engine.models.loaders import load_generator, save_generator
+
+    model = Path(args.model).expanduser()
+    out = Path(args.output).expanduser() if args.output else default_output(model)
+    if out.exists() and not args.force:
+        raise ModelLoadError(f"{out}: already exists; pass --force to overwrite it or -o to choose another name")
+    if out.exists() and model.exists() and out.resolve() == model.resolve():
+        raise ModelLoadError(f"{out}: the output would overwrite the source; choose another name with -o")
+    start = time.perf_counter()
+    G = load_generator(model, device="cpu", cache=False)
+    save_generator(G, out)
+    seconds = time.perf_counter() - start
+    params = sum(t.numel() for t in G.state_dict().values())
+    print(f"{model} -> {out}: {G.family} {G.img_resolution}px, {params:,} values, "
+          f"{out.stat().st_size / 2**20:.1f} MiB in {seconds:.2f} s")
+    return 0
