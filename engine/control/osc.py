@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pythonosc.dispatcher import Dispatcher
+from pythonosc.dispatcher import Dispatcher, Handler
 
 from ..core.params import ParamError, ParamRegistry
 from ..errors import MappingError
@@ -39,7 +39,9 @@ ACTION_ADDRESSES = {
     "/tempo/tap": "one tap of tap tempo (fires on a press: no argument or a value > 0.5)",
     "/blend/panic": "return to the last preset / model A at once (fires on a press)",
 }
-MAX_LOGGED_ADDRESSES = 256      # distinct bad addresses logged; a random-address flood cannot fill the log
+MAX_ARGUMENTS = 256             # per message; more is garbage here and costs ~2.5 us each to parse
+MAX_COUNTED_ADDRESSES = 256     # distinct unknown addresses counted one by one (the total is always counted)
+MAX_LOGGED = 20                 # distinct problems logged; a random-address flood cannot flood the log
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class OscStats:
     rejected: int = 0          # known address, unusable value (wrong type, NaN/inf)
     unknown: int = 0           # messages to addresses that match nothing
     malformed: int = 0         # packets that do not parse as OSC
-    unknown_addresses: dict[str, int] = field(default_factory=dict)   # the first MAX_LOGGED_ADDRESSES
+    unknown_addresses: dict[str, int] = field(default_factory=dict)   # the first MAX_COUNTED_ADDRESSES
 
 
 def osc_source(client_address: Sequence[object]) -> tuple[str, str, int]:
@@ -85,6 +87,30 @@ def _is_press(args: Sequence[object]) -> bool:
         return False
 
 
+def arguments_within(packet: bytes, limit: int, depth: int = 0) -> bool:
+    """Whether every message in ``packet`` (a message or nested bundles) has at most ``limit`` arguments.
+
+    Counts type tags without parsing anything; structure errors are left for the parser to report.
+    """
+    if packet.startswith(b"#bundle\x00"):
+        if depth > 8:
+            return False
+        i = 16  # after "#bundle\0" and the 8-byte timetag
+        while i + 4 <= len(packet):
+            size = int.from_bytes(packet[i:i + 4], "big", signed=True)
+            if size <= 0 or i + 4 + size > len(packet):
+                return True
+            if not arguments_within(packet[i + 4:i + 4 + size], limit, depth + 1):
+                return False
+            i += 4 + size
+        return True
+    comma = packet.find(b",")  # ',' cannot appear in an OSC address: the first one starts the type tags
+    if comma < 0:
+        return True
+    end = packet.find(b"\x00", comma)
+    return (len(packet) if end < 0 else end) - comma - 1 <= limit
+
+
 def _morph_of(args: Sequence[object]) -> float | None:
     """The optional morph time after a preset name: a finite number >= 0, else an instant recall."""
     if len(args) < 2 or isinstance(args[1], (str, bytes)):
@@ -94,6 +120,39 @@ def _morph_of(args: Sequence[object]) -> float | None:
     except (TypeError, ValueError):
         return None
     return morph if math.isfinite(morph) and morph > 0 else None
+
+
+class _AdapterDispatcher(Dispatcher):
+    """python-osc's dispatcher with timetags ignored and one handler for every address.
+
+    The adapter resolves addresses itself with dict lookups, so the per-message regex that
+    ``Dispatcher.handlers_for_address`` compiles (one per distinct address) is skipped.
+    """
+
+    def __init__(self, handler: Handler):
+        super().__init__(strict_timing=False)
+        self._handler = handler
+
+    def handlers_for_address(self, address_pattern: str):  # type: ignore[no-untyped-def]
+        yield self._handler
+
+
+class _PythonOscNoise(logging.Filter):
+    """python-osc logs a root-logger warning for every malformed packet; a flood would flood the log.
+    The adapter counts those packets and logs once instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "pythonosc" not in record.pathname
+
+
+_PYTHON_OSC_NOISE = _PythonOscNoise()
+
+
+def quiet_python_osc() -> None:
+    """Drop python-osc's per-packet warnings from the root logger (idempotent)."""
+    root = logging.getLogger()
+    if _PYTHON_OSC_NOISE not in root.filters:
+        root.addFilter(_PYTHON_OSC_NOISE)
 
 
 class OscAdapter:
@@ -108,8 +167,8 @@ class OscAdapter:
         self._logged: set[str] = set()
         for alias in aliases:
             self.add_alias(alias)
-        self.dispatcher = Dispatcher(strict_timing=False)
-        self.dispatcher.set_default_handler(self._on_message, needs_reply_address=True)
+        self.dispatcher = _AdapterDispatcher(Handler(self._on_message, [], True))
+        quiet_python_osc()
 
     def add_alias(self, alias: OscAlias) -> None:
         """Register an alias; raises :class:`MappingError` when its target does not exist."""
@@ -127,6 +186,12 @@ class OscAdapter:
     def handle_packet(self, data: bytes, client_address: tuple[str, int]) -> None:
         """Apply one UDP datagram (a message or a bundle). Never raises."""
         self.stats.packets += 1
+        # OSC packets are whole 32-bit words (a truncated one would parse as junk); a message with
+        # thousands of arguments would hold this thread for milliseconds: both are dropped unparsed.
+        if len(data) % 4 or not arguments_within(data, MAX_ARGUMENTS):
+            self.stats.malformed += 1
+            self._log_once("<malformed>", "dropped a malformed or oversized OSC packet from %s", client_address)
+            return
         try:
             self.dispatcher.call_handlers_for_packet(data, client_address)
         except Exception as e:  # arbitrary bytes can trip the parser in ways it does not wrap
@@ -224,16 +289,19 @@ class OscAdapter:
         seen = self.stats.unknown_addresses
         if address in seen:
             seen[address] += 1
-        elif len(seen) < MAX_LOGGED_ADDRESSES:
+        elif len(seen) < MAX_COUNTED_ADDRESSES:
             seen[address] = 1
-            log.warning("unknown OSC address %s (counted; logged once). `netblend osc` lists the addresses",
-                        address)
+            self._log_once(address, "unknown OSC address %s (counted, logged once); `netblend osc` lists "
+                           "the addresses", address)
 
     def _log_once(self, key: str, fmt: str, *args: object) -> None:
-        if key in self._logged or len(self._logged) >= MAX_LOGGED_ADDRESSES:
+        if key in self._logged or len(self._logged) > MAX_LOGGED:
             return
         self._logged.add(key)
-        log.warning(fmt, *args)
+        if len(self._logged) > MAX_LOGGED:
+            log.warning("more bad OSC input: counted, no longer logged (see the OSC statistics)")
+        else:
+            log.warning(fmt, *args)
 
 
 # ---------------------------------------------------------------------- mapping files

@@ -27,7 +27,9 @@ log = logging.getLogger("netblend.osc")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9000
-RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024   # the kernel may cap it (net.core.rmem_max); we ask anyway
+# Room for bursts (~1000 small datagrams) without a long backlog of stale input behind a flood.
+# The kernel may cap it (net.core.rmem_max); we ask anyway.
+RECEIVE_BUFFER_BYTES = 1024 * 1024
 
 
 class OscError(NetblendError):
@@ -57,7 +59,7 @@ class _Server(BlockingOSCUDPServer):
 
     def verify_request(self, request, client_address) -> bool:  # type: ignore[no-untyped-def]
         data = request[0]
-        if OscMessage.dgram_is_message(data) or OscBundle.dgram_is_bundle(data):
+        if len(data) % 4 == 0 and (OscMessage.dgram_is_message(data) or OscBundle.dgram_is_bundle(data)):
             return True
         self.adapter.stats.packets += 1
         self.adapter.stats.malformed += 1
