@@ -196,10 +196,10 @@ def crossover(layers: Sequence[object], resolution: int, width: float = 0.0) -> 
     ``layers``: a LayerTable (or the per-layer resolutions). ``width`` softens the swap (in layers).
     """
     res = _resolutions(layers)
-    first = next((i for i, r in enumerate(res) if r >= resolution), None)
+    first = next((i for i, r in enumerate(res) if r == resolution), None)
     if first is None or first == 0:
-        raise MaskError(f"crossover@{resolution}: pick a resolution above {res[0]} and at most {res[-1]} "
-                        f"(layer resolutions: {', '.join(map(str, sorted(set(res))))})")
+        raise MaskError(f"crossover@{resolution}: pick a layer resolution above the first "
+                        f"({', '.join(map(str, sorted(set(res))))})")
     out = defaults(len(res))
     out["blend.curve.amount"] = 1.0
     out["blend.curve.center"] = (first - 0.5) / max(len(res) - 1, 1)
