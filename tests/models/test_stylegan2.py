@@ -152,6 +152,27 @@ def test_conditional_model_uses_the_label():
         G.mapping(z, c=np.ones([1, 5]))
 
 
+def test_conditional_mapping_equals_a_hand_computation():
+    """z and the embedded label are each normalised to unit mean square, concatenated, then the fc
+    layers run with equalised-lr gains (lr_multiplier / sqrt(fan_in) and lr_multiplier)."""
+    G = tiny_generator("skip", c_dim=3)
+    sd = {k: v.double().numpy() for k, v in G.state_dict().items()}
+    z, c = np.random.RandomState(11).randn(2, G.z_dim), np.array([[0, 1, 0], [0.5, 0, 0.5]])
+
+    def normalise(v):
+        return v / np.sqrt((v ** 2).mean(axis=1, keepdims=True) + 1e-8)
+
+    embed = c @ sd["mapping.embed.weight"].T / math.sqrt(3) + sd["mapping.embed.bias"]  # lr_multiplier 1
+    x = np.concatenate([normalise(z), normalise(embed)], axis=1)
+    for i in range(2):
+        weight, bias = sd[f"mapping.fc{i}.weight"], sd[f"mapping.fc{i}.bias"]
+        x = x @ (weight * 0.01 / math.sqrt(weight.shape[1])).T + bias * 0.01
+        x = np.where(x >= 0, x, 0.2 * x) * math.sqrt(2)
+    ws = G.mapping(z, c, truncation_psi=0.6).double().numpy()
+    expected = sd["mapping.w_avg"] + 0.6 * (x - sd["mapping.w_avg"])
+    assert np.abs(ws - expected[:, None, :]).max() < 1e-5
+
+
 def test_bad_inputs_are_named():
     G = tiny_generator("skip")
     with pytest.raises(NetblendError, match="z has shape"):
