@@ -131,7 +131,7 @@ class RenderLoop:
         self.swapper = ModelSwapper()
         self.stats = FrameStats(target_fps=fps)
         self.show_time = ShowTime()
-        self._seen: dict[str, int] = {}
+        self._seen: dict[str, int] = registry.trigger_counts()  # presses from now on fire
         self._stop = threading.Event()
 
     def stop(self) -> None:

@@ -216,6 +216,11 @@ class ParamRegistry:
         with self._lock:
             return dict(self._targets)
 
+    def trigger_counts(self) -> dict[str, int]:
+        """How often each trigger has fired so far."""
+        with self._lock:
+            return dict(self._triggers)
+
     def drain_changes(self) -> dict[str, tuple[float, object]]:
         """Changes since the last drain as ``{name: (value, source)}``: the feedback thread's input."""
         with self._lock:

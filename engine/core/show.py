@@ -1,0 +1,83 @@
+"""Assembling a show: model files (or the demo pair) -> blended generator -> latents -> renderer.
+
+Used by ``netblend run`` at start-up, by hot swaps on the model-loader thread, and by ``netblend
+render``. Nothing here runs per frame.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from ..errors import NetblendError
+from .render import Renderer
+
+log = logging.getLogger("netblend")
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``auto`` picks CUDA, then MPS, then CPU; naming an absent device is a clear error."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise NetblendError("--device cuda: no CUDA device here; use --device auto or cpu")
+    if name == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
+        raise NetblendError("--device mps: no Apple GPU here; use --device auto or cpu")
+    if name not in ("cpu", "cuda", "mps") and not name.startswith("cuda:"):
+        raise NetblendError(f"--device {name!r}: choose auto, cpu, cuda or mps")
+    return torch.device(name)
+
+
+def load_models(paths: Sequence[str | Path], device: torch.device) -> list:
+    """Generators for ``paths`` (all on ``device``); the built-in demo pair when ``paths`` is empty.
+
+    One model alone is blended with itself, so every blend control stays live (and does nothing
+    until a second model is loaded)."""
+    if not paths:
+        from ..models.demo import demo_pair
+
+        return list(demo_pair(device))
+    from ..models.loaders import load_generator
+
+    models = [load_generator(p, device=device) for p in paths]
+    return models if len(models) > 1 else models * 2
+
+
+def build_renderer(models: Sequence, device: torch.device, size: tuple[int, int] | None = None,
+                   keyframes: Sequence | None = None, profile: bool = False) -> Renderer:
+    """A renderer over ``models`` (model A first), with its latent engine, warmed up by one frame."""
+    from ..blend.generator import BlendedGenerator
+    from ..latents.live import LatentEngine
+
+    blended = BlendedGenerator(models)
+    latents = LatentEngine(blended, device)
+    if keyframes:
+        latents.set_keyframes(list(keyframes))
+    return Renderer(blended, latents, size=size, profile=profile)
+
+
+def warm_up(renderer: Renderer, registry) -> None:
+    """Render one frame off the show (kernels chosen, caches filled) before going live."""
+    from .clock import FrameTime
+
+    renderer.render(registry.snapshot(0.0).values, FrameTime(0, 0.0, 0.0, 0.0, 120.0))
+
+
+def parse_size(text: str | None) -> tuple[int, int] | None:
+    """``WxH`` -> ``(W, H)``; None keeps the model's resolution."""
+    if not text:
+        return None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise NetblendError(f"--size {text!r}: write it as WIDTHxHEIGHT, e.g. 1280x720") from None
+    if not (16 <= w <= 8192 and 16 <= h <= 8192):
+        raise NetblendError(f"--size {text!r}: each side must be between 16 and 8192 pixels")
+    return w, h
