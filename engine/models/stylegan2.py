@@ -68,7 +68,7 @@ class SynthesisLayer(nn.Module):
         noise = self._noise(x, noise_mode, noise_gain)
         if noise is not None:
             noise = noise.to(x.dtype)  # [R, R] or [N, 1, R, R]
-        x = modulated_conv2d(x, self.weight, styles.to(x.dtype), noise=noise, up=self.up,
+        x = modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up,
                              padding=self.padding, resample_filter=self.resample_filter,
                              flip_weight=(self.up == 1), fused_modconv=fused_modconv,
                              impl=self.impl)  # [N, out, R, R]
@@ -93,7 +93,7 @@ class ToRGBLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool = True) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain  # [N, in_channels]
-        x = modulated_conv2d(x, self.weight, styles.to(x.dtype), demodulate=False,
+        x = modulated_conv2d(x, self.weight, styles, demodulate=False,
                              fused_modconv=fused_modconv, impl=self.impl)  # [N, img_channels, R, R]
         return bias_act(x, self.bias.to(x.dtype), clamp=self.conv_clamp, impl=self.impl)
 
