@@ -1,0 +1,43 @@
+"""`netblend warmup`: prepare a show before going live: convert the models into the fast cache,
+move them to the device, render a few frames, and say how fast the first and the steady frames were.
+"""
+
+from __future__ import annotations
+
+import time
+
+
+def configure(parser) -> None:
+    parser.add_argument("models", nargs="*", metavar="MODEL", help="model files (default: the demo pair)")
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    parser.add_argument("--frames", type=int, default=5, help="frames to render (default 5)")
+
+
+def run(args) -> int:
+    from ..core.catalog import build_registry
+    from ..core.clock import FakeClock
+    from ..core.show import build_renderer, load_models, resolve_device
+
+    device = resolve_device(args.device)
+    t0 = time.perf_counter()
+    models = load_models(args.models, device)
+    t1 = time.perf_counter()
+    renderer = build_renderer(models, device)
+    registry = build_registry(renderer.blended)
+    registry.set("latent.walk.mode", "slerp")
+    clock = FakeClock(fps=30)
+    times = []
+    for _ in range(max(args.frames, 2)):
+        ft = clock.tick()
+        start = time.perf_counter()
+        renderer.render(registry.snapshot(ft.dt).values, ft)
+        if device.type == "cuda":
+            import torch
+
+            torch.cuda.synchronize(device)
+        times.append(time.perf_counter() - start)
+    steady = sorted(times[1:])[len(times[1:]) // 2]
+    print(f"ready on {device}: models loaded in {t1 - t0:.2f} s; first frame {times[0] * 1000:.0f} ms, "
+          f"then {steady * 1000:.1f} ms per frame ({1 / steady:.1f} fps) at "
+          f"{renderer.width}x{renderer.height}")
+    return 0
