@@ -226,10 +226,12 @@ class OscAdapter:
         registry = self.registry
         spec = registry.by_address(address)
         if spec is not None:
-            if not args:
-                if spec.kind != "trigger":
-                    raise ParamError(f"{spec.name}: a value is needed")
+            if spec.kind == "trigger":
+                if not _is_press(args):
+                    return False  # the release of a button
                 args = (1.0,)
+            elif not args:
+                raise ParamError(f"{spec.name}: a value is needed")
             registry.set(spec.name, args[0], osc_source(client_address))
             self.stats.applied += 1
             return True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 import time
+from types import SimpleNamespace
 
 import pytest
 from pythonosc.osc_message_builder import OscMessageBuilder, build_msg
@@ -168,6 +169,34 @@ def test_aliases_scale_into_their_range_and_reach_actions():
     assert actions.calls == [("panic",)]
     osc.handle_packet(msg("/td/all", 1.0, 0.0), TD)
     assert (reg.get("blend.layer.0"), reg.get("blend.layer.1")) == (1.0, 0.0)
+
+
+def test_trigger_parameters_fire_once_per_button_press():
+    reg = make_registry()
+    reg.add(ParamSpec("latent.next_seed", kind="trigger"))
+    osc = OscAdapter(reg)
+    for value in (1.0, 0.0, 1.0, 0.0):                      # press, release, press, release
+        osc.handle_packet(msg("/latent/next_seed", value), TD)
+    osc.handle_packet(msg("/latent/next_seed"), TD)         # no argument: a press
+    assert reg.snapshot().triggers["latent.next_seed"] == 3
+
+
+def test_shipped_touchdesigner_mapping_scales_sliders_into_ranges():
+    from pathlib import Path
+
+    from engine.core.catalog import show_params
+
+    reg = ParamRegistry()
+    reg.add_all(show_params(18, SimpleNamespace(num_ws=18, c_dim=0, family="stylegan2")))
+    path = Path(__file__).resolve().parents[2] / "mappings" / "touchdesigner.toml"
+    osc = OscAdapter(reg, aliases=load_osc_aliases(path))
+    osc.handle_packet(msg("/td/overblend", 1.0), TD)
+    assert reg.get("blend.curve.amount") == 2.0
+    osc.handle_packet(msg("/td/psi", 0.5), TD)
+    assert reg.get("latent.psi") == pytest.approx(0.75)
+    osc.handle_packet(msg("/td/seed", 1234, types="i"), TD)
+    assert reg.get("latent.seed") == 1234
+    assert osc.stats.unknown == osc.stats.rejected == 0
 
 
 def test_alias_to_an_unknown_parameter_is_a_clear_error():
