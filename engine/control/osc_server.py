@@ -15,6 +15,7 @@ import socket
 import socketserver
 import threading
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
@@ -22,6 +23,9 @@ from pythonosc.osc_server import BlockingOSCUDPServer
 
 from ..errors import NetblendError
 from .osc import OscAdapter
+
+if TYPE_CHECKING:
+    from .feedback import FeedbackSender
 
 log = logging.getLogger("netblend.osc")
 
@@ -156,3 +160,42 @@ def add_osc_arguments(parser: argparse.ArgumentParser) -> None:
                        help="send changed values and /engine/fps to this OSC receiver")
     group.add_argument("--osc-map", metavar="FILE", action="append", default=None,
                        help="mapping file whose [[osc]] aliases to accept (repeatable)")
+
+
+@dataclass
+class OscControl:
+    """The running OSC pieces of a show; :meth:`stop` ends both threads."""
+
+    server: OscServer | None
+    feedback: FeedbackSender | None
+
+    def stop(self) -> None:
+        if self.feedback is not None:
+            self.feedback.stop()
+        if self.server is not None:
+            self.server.stop()
+
+
+def start_osc(args: argparse.Namespace, registry, actions=None, frame_rate: float = 60.0,  # type: ignore[no-untyped-def]
+              changes=None) -> OscControl:
+    """Start what the ``add_osc_arguments`` options ask for: the server (unless ``--osc-port 0``),
+    with the aliases of ``--osc-map`` files, and feedback to ``--osc-feedback``.
+    ``changes``: a ``ChangeFanout`` subscription when MIDI LEDs also need the registry's changes."""
+    from .feedback import FeedbackSender
+    from .osc import load_osc_aliases
+
+    aliases = [a for path in getattr(args, "osc_map", None) or () for a in load_osc_aliases(path)]
+    server = None
+    if args.osc_port:
+        adapter = OscAdapter(registry, actions, aliases)
+        server = OscServer(adapter, OscServerConfig(host=args.osc_host, port=args.osc_port)).start()
+    feedback = None
+    if args.osc_feedback:
+        try:
+            feedback = FeedbackSender(registry, parse_host_port(args.osc_feedback), frame_rate,
+                                      changes=changes).start()
+        except OscError:
+            if server is not None:
+                server.stop()
+            raise
+    return OscControl(server, feedback)

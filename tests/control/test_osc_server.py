@@ -74,6 +74,39 @@ def test_binds_to_localhost_by_default_and_reports_a_busy_port():
     srv.stop()  # idempotent
 
 
+def test_start_osc_from_command_line_options(tmp_path):
+    import argparse
+
+    from engine.control.osc_server import add_osc_arguments, start_osc
+
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    listener.bind(("127.0.0.1", 0))
+    probe.close()
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[[osc]]\naddress = "/td/x"\nparam = "blend.layer.5"\nrange = [0.0, 2.0]\n')
+    parser = argparse.ArgumentParser()
+    add_osc_arguments(parser)
+    args = parser.parse_args(["--osc-port", str(port), "--osc-map", str(mapping),
+                              "--osc-feedback", f"127.0.0.1:{listener.getsockname()[1]}"])
+    reg = make_registry()
+    control = start_osc(args, reg, frame_rate=100.0)
+    try:
+        assert control.server is not None and control.server.address == ("127.0.0.1", port)
+        listener.sendto(build_msg("/td/x", 0.75).dgram, ("127.0.0.1", port))
+        assert wait_for(lambda: reg.get("blend.layer.5") == pytest.approx(1.5)) is not None
+        reg.set("blend.layer.6", 0.5)
+        listener.settimeout(2.0)
+        assert listener.recvfrom(1024)[0] == build_msg("/blend/layer/6", 0.5).dgram
+    finally:
+        control.stop()
+        listener.close()
+    off = start_osc(parser.parse_args(["--osc-port", "0"]), reg)
+    assert off.server is None and off.feedback is None
+
+
 def test_parse_host_port():
     assert parse_host_port("10.0.0.2:9001") == ("10.0.0.2", 9001)
     assert parse_host_port("9001") == ("127.0.0.1", 9001)
