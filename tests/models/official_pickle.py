@@ -118,6 +118,7 @@ def network(init_kwargs: dict, state_dict: Mapping[str, torch.Tensor], module_sr
 def write_official_pickle(path: Path, init_kwargs: dict, state_dict: Mapping[str, torch.Tensor], *,
                           layout: str = "dict", module_src: str = PLACEHOLDER_SRC, numpy1: bool = False,
                           training_copy: bool = False,
+                          extra_networks: Mapping[str, Mapping[str, torch.Tensor]] | None = None,
                           non_persistent: Mapping[str, torch.Tensor] | None = None) -> Path:
     """Write an official-format training pickle of one generator.
 
@@ -135,6 +136,8 @@ def write_official_pickle(path: Path, init_kwargs: dict, state_dict: Mapping[str
                 "augment_pipe": None}
         if training_copy:
             data["G"] = network(init_kwargs, state_dict, module_src)
+        for name, tensors in (extra_networks or {}).items():
+            data[name] = network({}, tensors, module_src)
     with _official_names():
         raw = pickle.dumps(data, protocol=2 if numpy1 else 4)
     if numpy1:

@@ -16,6 +16,7 @@ import string
 from pathlib import Path
 
 import torch
+from torch.overrides import TorchFunctionMode
 
 from engine.errors import ModelLoadError, NetblendError
 
@@ -100,21 +101,19 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu",
     and later loads read that copy (a corrupt copy is ignored and rewritten). Every failure is a
     one-line ``ModelLoadError`` naming the file.
     """
-    from engine.models.build import build_generator
-
     path = _check_path(path)
     kind = detect_format(path)
     cached = cache_path(path) if cache and kind != "native" else None
     if cached is not None and cached.exists():
         try:
             model = native.read_native(cached)
-            return build_generator(model.init_kwargs, model.state_dict, device=device, family=model.family)
+            return build_from_weights(model.init_kwargs, model.state_dict, device, model.family)
         except NetblendError as e:
             log.warning("ignoring the cached copy %s of %s (%s); converting again", cached, path, e)
     kwargs, state_dict, family = read_model(path)
     needs_w_avg = kind == "torch" and not bool(state_dict["mapping.w_avg"].any())
     try:
-        G = build_generator(kwargs, state_dict, device=device, family=family)
+        G = build_from_weights(kwargs, state_dict, device, family)
     except ModelLoadError as e:
         raise ModelLoadError(f"{path}: {e}") from e
     if needs_w_avg:
@@ -122,6 +121,60 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu",
     if cached is not None:
         _write_cache(G, cached)
     return G
+
+
+class _MetaConstruction(TorchFunctionMode):
+    """Inside ``torch.device("meta")``: explicit device moves stay on meta, so nothing is allocated."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = dict(kwargs or {})
+        if func in (torch.Tensor.to, torch.Tensor.cpu, torch.Tensor.cuda) and args and args[0].is_meta:
+            return args[0]
+        if "device" in kwargs:
+            kwargs["device"] = "meta"
+        return func(*args, **kwargs)
+
+
+def build_from_weights(init_kwargs: dict, state_dict: dict[str, torch.Tensor], device: str | torch.device,
+                       family: str | None) -> torch.nn.Module:
+    """``build_generator`` for tensors the loader owns: skip the random init and adopt the tensors.
+
+    The generator is constructed on the meta device (no memory, no random numbers) and the loaded
+    tensors are assigned instead of copied. Where that does not give a complete generator (a model
+    keeps a tensor outside its state dict, or the weights do not fit), the ordinary
+    ``build_generator`` path runs and reports the problem.
+    """
+    from engine.models import build
+
+    try:
+        family = family or build.detect_family(init_kwargs, state_dict)
+        cls = build._generator_class(family)
+        flat = build.flatten_kwargs(init_kwargs)
+        build._check_kwargs(cls, flat, family)
+        with torch.device("meta"), _MetaConstruction():
+            G = cls(**flat)
+        expected = G.state_dict()
+        if sorted(expected) != sorted(state_dict) or any(
+                expected[k].shape != state_dict[k].shape for k in expected):
+            raise ValueError("weights do not fit")
+        G.load_state_dict({k: state_dict[k].to(expected[k].dtype) for k in expected}, strict=True, assign=True)
+        if _has_meta_tensors(G):
+            raise ValueError("a tensor outside the state dict")
+    except (ModelLoadError, ValueError, TypeError, RuntimeError, NotImplementedError):
+        return build.build_generator(init_kwargs, state_dict, device=device, family=family)
+    G = G.to(device).eval()
+    G.requires_grad_(False)
+    return G
+
+
+def _has_meta_tensors(G: torch.nn.Module) -> bool:
+    for module in G.modules():
+        values = [*module._parameters.values(), *module._buffers.values(), *vars(module).values()]
+        for value in values:
+            items = value if isinstance(value, (list, tuple)) else [value]
+            if any(isinstance(v, torch.Tensor) and v.is_meta for v in items):
+                return True
+    return False
 
 
 def estimate_w_avg(G: torch.nn.Module, samples: int = W_AVG_SAMPLES, seed: int = 0) -> None:
@@ -155,5 +208,5 @@ def _write_cache(G: torch.nn.Module, cached: Path) -> None:
         log.warning("could not cache %s (%s); the model still loads, only slower next time", cached, e)
 
 
-__all__ = ["cache_dir", "cache_path", "detect_format", "estimate_w_avg", "load_generator", "read_model",
-           "save_generator"]
+__all__ = ["build_from_weights", "cache_dir", "cache_path", "detect_format", "estimate_w_avg", "load_generator",
+           "read_model", "save_generator"]
