@@ -17,6 +17,7 @@ import re
 import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TypeGuard
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
@@ -70,7 +71,7 @@ def _fsync_folder(folder: Path) -> None:
         os.close(fd)
 
 
-def _is_table_array(value: object) -> bool:
+def _is_table_array(value: object) -> TypeGuard[Sequence[Mapping[str, object]]]:
     return (isinstance(value, Sequence) and not isinstance(value, (str, bytes)) and len(value) > 0
             and all(isinstance(item, Mapping) for item in value))
 
@@ -87,7 +88,7 @@ def _write_table(lines: list[str], table: Mapping[str, object], path: tuple[str,
             _write_table(lines, value, sub)
         elif _is_table_array(value):
             sub = path + (str(key),)
-            for item in value:  # type: ignore[union-attr]
+            for item in value:
                 lines.append("")
                 lines.append(f"[[{'.'.join(format_key(k) for k in sub)}]]")
                 _write_table(lines, item, sub)
