@@ -23,8 +23,9 @@ render loop advances once per frame::
 
     morph = presets.recall("dusk", morph=4.0)          # also kept as presets.morph
     ...
-    if presets.morph is not None:                      # in the loop, before the snapshot
-        presets.morph.step_frame(frame_time)           # or morph.step(dt) / morph.step(beats)
+    morph = presets.morph                              # in the loop, before the snapshot; one read,
+    if morph is not None:                              # since a recall from a control thread may
+        morph.step_frame(frame_time)                   # replace it (or morph.step(dt) / step(beats))
 
 Float parameters move linearly from their values at the recall to the preset's; ints, bools and
 choices switch at the halfway point. A parameter written by someone else during a morph (a fader)
