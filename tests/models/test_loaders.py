@@ -15,7 +15,7 @@ import torch
 
 from engine.errors import ModelLoadError
 from engine.models.build import build_generator
-from engine.models.loaders import cache_path, detect_format, load_generator, read_model
+from engine.models.loaders import build_from_weights, cache_path, detect_format, load_generator, read_model
 from tests.models.official_pickle import write_official_pickle
 from tests.models.rosinality_checkpoint import to_rosinality
 
@@ -97,6 +97,22 @@ def test_format_is_detected_by_content_not_extension(tmp_path, tiny):
     path = write_official_pickle(tmp_path / "model.weights", TINY_KWARGS, tiny[0])
     assert detect_format(path) == "pickle"
     assert torch.equal(_render(load_generator(path, cache=False)), _render(tiny[1]))
+
+
+def test_loaded_tensors_are_adopted_without_a_copy(tiny):
+    sd = {k: v.clone() for k, v in tiny[0].items()}
+    G = build_from_weights(TINY_KWARGS, sd, "cpu", None)
+    assert G.state_dict()["synthesis.b8.conv0.weight"].data_ptr() == sd["synthesis.b8.conv0.weight"].data_ptr()
+    assert not any(t.is_meta for t in G.state_dict().values())
+    assert torch.equal(_render(G), _render(tiny[1]))
+
+
+def test_weights_that_do_not_fit_name_the_keys(tmp_path, tiny):
+    sd = {k: v for k, v in tiny[0].items() if k != "synthesis.b8.conv1.bias"}
+    path = write_official_pickle(tmp_path / "partial.pkl", TINY_KWARGS, sd)
+    with pytest.raises(ModelLoadError) as excinfo:
+        load_generator(path, cache=False)
+    _assert_one_line_error(excinfo, path, "synthesis.b8.conv1.bias")
 
 
 # ---- hostile files -------------------------------------------------------------------------------
@@ -218,19 +234,37 @@ def test_pickle_without_a_generator(tmp_path):
 
 # ---- rosinality checkpoints ----------------------------------------------------------------------
 
-def test_rosinality_checkpoint_round_trip_renders_the_same_image(tmp_path):
+@pytest.mark.parametrize("zip_format", [True, False], ids=["zip", "legacy"])
+def test_rosinality_checkpoint_round_trip_renders_the_same_image(tmp_path, zip_format):
     kwargs = dict(TINY_KWARGS, z_dim=24)
     sd = _tiny_state_dict(kwargs, seed=1)
     G = build_generator(kwargs, sd)
     path = tmp_path / "g.pt"
     torch.save({"g_ema": to_rosinality(sd, 16), "latent_avg": sd["mapping.w_avg"],
-                "args": argparse.Namespace(size=16, n_mlp=2)}, path)
+                "args": argparse.Namespace(size=16, n_mlp=2)}, path, _use_new_zipfile_serialization=zip_format)
     loaded = load_generator(path, cache=False)
     assert loaded.init_kwargs["img_resolution"] == 16 and loaded.z_dim == loaded.w_dim == 24
     assert loaded.init_kwargs["mapping_kwargs"]["num_layers"] == 2
     assert sorted(loaded.state_dict()) == sorted(sd)
     assert all(torch.equal(loaded.state_dict()[k], sd[k]) for k in sd)
     assert torch.equal(_render(loaded, psi=0.5), _render(G, psi=0.5))
+
+
+@pytest.mark.parametrize("multiplier, base", [(2, 32768), (1, 16384)])
+def test_rosinality_config_f_kwargs_are_inferred(multiplier, base):
+    from engine.models.loaders.rosinality import infer_kwargs
+
+    channels = {4: 512, 8: 512, 16: 512, 32: 512, 64: 256 * multiplier, 128: 128 * multiplier,
+                256: 64 * multiplier, 512: 32 * multiplier, 1024: 16 * multiplier}
+    meta = {f"style.{i}.weight": torch.empty(512, 512, device="meta") for i in range(1, 9)}
+    meta["conv1.conv.weight"] = torch.empty(1, 512, 512, 3, 3, device="meta")
+    for k, res in enumerate([8, 16, 32, 64, 128, 256, 512, 1024]):
+        meta[f"convs.{2 * k}.conv.weight"] = torch.empty(1, channels[res], channels[res // 2], 3, 3, device="meta")
+        meta[f"to_rgbs.{k}.conv.weight"] = torch.empty(1, 3, channels[res], 1, 1, device="meta")
+    kwargs = infer_kwargs(meta, "ffhq.pt")
+    assert (kwargs["img_resolution"], kwargs["z_dim"], kwargs["w_dim"]) == (1024, 512, 512)
+    assert kwargs["mapping_kwargs"] == {"num_layers": 8}
+    assert kwargs["synthesis_kwargs"]["channel_base"] == base and kwargs["synthesis_kwargs"]["channel_max"] == 512
 
 
 def test_rosinality_without_latent_avg_estimates_it(tmp_path):

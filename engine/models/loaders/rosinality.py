@@ -142,7 +142,7 @@ def remap_keys(source: dict[str, torch.Tensor], resolution: int, path: Path) -> 
             out[pre + "const"] = take("input.input")[0]          # [C, 4, 4]
         blur = source.get(f"{rgb}.upsample.kernel")
         used.add(f"{rgb}.upsample.kernel")
-        out[pre + "resample_filter"] = _normalised(blur) if blur is not None else default
+        out[pre + "resample_filter"] = _normalised(blur) if blur is not None else default.clone()
         for src, dst in conv_names:
             for part, name in _CONV_PARTS.items():
                 t = take(f"{src}.{part}")
@@ -150,7 +150,7 @@ def remap_keys(source: dict[str, torch.Tensor], resolution: int, path: Path) -> 
             out[pre + f"{dst}.noise_strength"] = out[pre + f"{dst}.noise_strength"].reshape(())
             kernel = source.get(f"{src}.conv.blur.kernel")
             used.add(f"{src}.conv.blur.kernel")
-            out[pre + f"{dst}.resample_filter"] = _normalised(kernel) if kernel is not None else default
+            out[pre + f"{dst}.resample_filter"] = _normalised(kernel) if kernel is not None else default.clone()
             out[pre + f"{dst}.noise_const"] = take(f"noises.noise_{layer}")[0, 0]   # [R, R]
             layer += 1
         for part, name in _RGB_PARTS.items():
