@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 
 from .bias_act import bias_act, check_impl
 from .upfirdn2d import IntPair, filter_size, parse_padding, upfirdn2d
@@ -64,6 +65,8 @@ def filtered_lrelu(
     if x.ndim != 4:
         raise ValueError(f"x must be [N, C, H, W], got shape {tuple(x.shape)}")
     px0, px1, py0, py1 = parse_padding(padding)
+    if impl == "fast":
+        return filtered_lrelu_fast(x, fu, fd, b, up, down, (px0, px1, py0, py1), gain, slope, clamp, flip_filter)
     x = bias_act(x, b)  # [N, C, H, W]
     x = upfirdn2d(x, fu, up=up, padding=(px0, px1, py0, py1), gain=up**2, flip_filter=flip_filter)  # full rate
     x = bias_act(x, act="lrelu", alpha=slope, gain=gain, clamp=clamp)
@@ -78,3 +81,88 @@ def output_shape(x_shape: tuple[int, ...], fu: torch.Tensor | None, fd: torch.Te
     n, c, h, w = x_shape
     return (n, c, filtered_lrelu_output_size(h, up, down, py0, py1, fuh, fdh),
             filtered_lrelu_output_size(w, up, down, px0, px1, fuw, fdw))
+
+
+# ---------------------------------------------------------------------------------------------------
+# impl='fast': channels_last, channel chunks, and no full-rate copies.
+#
+# Per axis the upsampled signal is U[n] = CT[n + s], where CT is the transposed convolution (stride up)
+# of the input with the convolution kernel and s = fu_taps - 1 - pad0. The input is padded (or
+# cropped where the dropped samples cannot reach the needed range) so that conv_transpose2d's own
+# symmetric `padding` lands exactly on U[0]; extra samples it computes at the far end are never read
+# except by surplus outputs that are sliced off the small result. Chunks of channels keep every
+# full-rate intermediate small enough to be reused from the allocator instead of page-faulted anew.
+
+_CHUNK_BYTES = 16 << 20  # full-rate bytes per channel chunk
+
+
+def _axis_plan(size: int, up: int, pad0: int, fu_taps: int, need: int) -> tuple[int, int, int]:
+    """(input pad before, input pad after, conv_transpose crop) for one axis; negative pads crop."""
+    s = fu_taps - 1 - pad0
+    if s < 0:
+        lo = -(s // up)  # ceil(-s / up) zeros in front
+    else:
+        lo = -min((s - fu_taps) // up + 1, s // up) if s >= fu_taps else 0  # drop inputs wholly before U[0]
+    crop = s + lo * up
+    needed_inputs = (crop + need - 1) // up + 1  # inputs reaching U[need - 1]
+    inputs = max(needed_inputs, -(-(2 * crop + need - fu_taps) // up) + 1)  # room for the symmetric crop
+    return lo, inputs - (size + lo), crop
+
+
+def _fast_filters(f: torch.Tensor | None, gain: float, flip_filter: bool, dtype: torch.dtype,
+                  device: torch.device) -> torch.Tensor:
+    """The convolution kernel (flipped once for flip_filter), gain folded in; None -> one tap."""
+    if f is None:
+        f = torch.ones(1, dtype=dtype, device=device)
+    f = f.to(device=device, dtype=dtype) * (gain ** (f.ndim / 2))
+    return f.flip(list(range(f.ndim))) if flip_filter else f
+
+
+def _depthwise(k: torch.Tensor, channels: int, axis: str) -> torch.Tensor:
+    """[C, 1, kh, kw] weight from a 1-D kernel along 'x' or 'y', or a 2-D kernel ('xy')."""
+    shape = {"x": (1, 1, 1, -1), "y": (1, 1, -1, 1), "xy": (1, 1, *k.shape)}[axis]
+    return k.reshape(shape).expand(channels, -1, -1, -1)
+
+
+def filtered_lrelu_fast(x: torch.Tensor, fu: torch.Tensor | None, fd: torch.Tensor | None,
+                        b: torch.Tensor | None, up: int, down: int, pad: tuple[int, int, int, int],
+                        gain: float, slope: float, clamp: float | None, flip_filter: bool) -> torch.Tensor:
+    """filtered_lrelu (same arguments, padding parsed) computed chunk by chunk in channels_last."""
+    n, c, h, w = x.shape
+    out_shape = output_shape(tuple(x.shape), fu, fd, up, down, pad)
+    if fu is None and fd is None and up == 1 and down == 1:  # ToRGB-style: bias, pad, activation
+        x = F.pad(bias_act(x, b, impl="fast"), list(pad))
+        return bias_act(x, act="lrelu", alpha=slope, gain=gain, clamp=clamp, impl="fast")
+    ku = _fast_filters(fu, up**2, flip_filter, x.dtype, x.device)
+    kd = _fast_filters(fd, 1, flip_filter, x.dtype, x.device).flip(list(range(1 if fd is None else fd.ndim)))
+    (fuw, fuh), (fdw, fdh) = filter_size(fu), filter_size(fd)
+    out_h, out_w = out_shape[2], out_shape[3]
+    lo_x, hi_x, crop_x = _axis_plan(w, up, pad[0], fuw, (out_w - 1) * down + fdw)
+    lo_y, hi_y, crop_y = _axis_plan(h, up, pad[2], fuh, (out_h - 1) * down + fdh)
+    full_rate = n * (h + lo_y + hi_y) * up * (w + lo_x + hi_x) * up * x.element_size()
+    group = max(16, _CHUNK_BYTES // max(full_rate, 1) // 16 * 16)
+    out = torch.empty(out_shape, dtype=x.dtype, device=x.device).contiguous(memory_format=torch.channels_last)
+    for c0 in range(0, c, group):
+        xc = x[:, c0:c0 + group]  # [N, G, H, W]
+        if b is not None:
+            xc = xc + b[c0:c0 + group].to(x.dtype).reshape(1, -1, 1, 1)
+        g = xc.shape[1]
+        xc = F.pad(xc, [lo_x, hi_x, lo_y, hi_y]).contiguous(memory_format=torch.channels_last)
+        if ku.ndim == 1:
+            xc = F.conv_transpose2d(xc, _depthwise(ku, g, "x"), stride=(1, up), padding=(0, crop_x), groups=g)
+            xc = F.conv_transpose2d(xc, _depthwise(ku, g, "y"), stride=(up, 1), padding=(crop_y, 0), groups=g)
+        else:
+            xc = F.conv_transpose2d(xc, _depthwise(ku, g, "xy"), stride=up, padding=(crop_y, crop_x), groups=g)
+        xc = F.leaky_relu_(xc, slope)  # [N, G, H*up.., W*up..], the only full-rate tensor
+        if gain != 1:
+            xc.mul_(gain)
+        if clamp is not None:
+            xc.clamp_(-clamp, clamp)
+        if kd.ndim == 1 and kd.shape[0] > 1:
+            xc = F.conv2d(xc, _depthwise(kd, g, "x"), stride=(1, down), groups=g)
+            xc = F.conv2d(xc, _depthwise(kd, g, "y"), stride=(down, 1), groups=g)
+        elif kd.ndim == 2 or down > 1:
+            k2 = kd if kd.ndim == 2 else kd.reshape(1, 1)
+            xc = F.conv2d(xc, _depthwise(k2, g, "xy"), stride=down, groups=g)
+        out[:, c0:c0 + g] = xc[:, :, :out_h, :out_w]
+    return out

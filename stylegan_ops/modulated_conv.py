@@ -47,6 +47,8 @@ def conv2d_resample(
     kernel // 2`` gives ``H * up / down`` outputs. Computed with strided / transposed convolutions.
     """
     check_impl(impl)
+    if impl == "fast":
+        x = x.contiguous(memory_format=torch.channels_last)  # oneDNN's fast convolution layout
     if not (isinstance(up, int) and isinstance(down, int) and up >= 1 and down >= 1):
         raise ValueError(f"up and down must be integers >= 1, got {up!r}, {down!r}")
     out_channels, in_per_group, kh, kw = w.shape
@@ -186,5 +188,7 @@ def modulated_conv2d_sg3(
         gain = input_gain.expand(batch, in_channels)  # [N, I]
         wn = wn * gain.reshape(batch, 1, in_channels, 1, 1)
     x = x.reshape(1, -1, *x.shape[2:])  # [1, N*I, H, W]
+    if impl == "fast":
+        x = x.contiguous(memory_format=torch.channels_last)
     x = F.conv2d(x, wn.reshape(-1, in_channels, kh, kw).to(x.dtype), padding=padding, groups=batch)
     return x.reshape(batch, -1, *x.shape[2:])  # [N, O, H', W']

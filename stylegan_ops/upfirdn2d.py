@@ -147,10 +147,26 @@ def upfirdn2d(
     f = f.to(device=x.device, dtype=x.dtype) * (gain ** (f.ndim / 2))
     if not flip_filter:
         f = f.flip(list(range(f.ndim)))  # conv2d correlates; flipping makes it a true convolution
-    if f.ndim == 2:
+    fy, fx = (f, f) if f.ndim == 1 else (None, None)
+    if impl == "fast":
+        x = x.contiguous(memory_format=torch.channels_last)  # oneDNN's fast depthwise layout
+        if f.ndim == 2:
+            fy, fx = _split_rank1(f)
+    if fy is None or fx is None:
         return _fir_stage(x, f, (upx, upy), (downx, downy), (px0, px1, py0, py1))
-    x = _fir_stage(x, f[None, :], (upx, 1), (downx, 1), (px0, px1, 0, 0))  # along x
-    return _fir_stage(x, f[:, None], (1, upy), (1, downy), (0, 0, py0, py1))  # along y
+    x = _fir_stage(x, fx[None, :], (upx, 1), (downx, 1), (px0, px1, 0, 0))  # along x
+    return _fir_stage(x, fy[:, None], (1, upy), (1, downy), (0, 0, py0, py1))  # along y
+
+
+def _split_rank1(f: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """(column, row) taps whose outer product is the 2-D filter ``f``, or (None, None)."""
+    total = f.sum()
+    if f.numel() <= 1 or total.abs() < 1e-12:
+        return None, None
+    col, row = f.sum(1), f.sum(0) / total
+    if not torch.allclose(torch.outer(col, row), f, rtol=1e-6, atol=1e-7 * float(f.abs().max())):
+        return None, None
+    return col, row
 
 
 def filter2d(x: torch.Tensor, f: torch.Tensor | None, padding: IntPair = 0, flip_filter: bool = False,
