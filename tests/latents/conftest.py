@@ -30,3 +30,9 @@ def oracle_generator(folder, name: str):
 def sg2(oracle):
     """The 64 px StyleGAN2 oracle model (z_dim 64, w_dim 128, num_ws 10)."""
     return oracle_generator(oracle, "sg2_64_A")
+
+
+@pytest.fixture(scope="session")
+def sg3(oracle):
+    """The 64 px StyleGAN3-T oracle model (16 W+ rows)."""
+    return oracle_generator(oracle, "sg3t_64_A")

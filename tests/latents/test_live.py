@@ -197,3 +197,20 @@ def test_no_host_sync_per_frame(sg2, device):
     finally:
         torch.cuda.set_sync_debug_mode("default")
         sg2.to("cpu")
+
+
+def test_stylegan3_transform_parameters_render_the_official_image(sg3, oracle):
+    ref = np.load(oracle / "sg3t_64_A_ref.npz")
+    registry = ParamRegistry()
+    registry.add_all(params(sg3))
+    assert "latent.xform.angle" in registry and "latent.noise.mode" not in registry
+    tx, ty = (float(v) for v in ref["xform_translate"])
+    v = values(seed=1, xform_x=tx, xform_y=ty, xform_angle=float(ref["xform_angle_deg"]))
+    engine = LatentEngine(sg3)
+    kwargs = engine.synthesis_kwargs(v, at(0.0))
+    assert engine.synthesis_kwargs(v, at(1.0))["transform"] is kwargs["transform"]   # uploaded once
+    with torch.no_grad():
+        img = sg3.synthesis(engine.ws(v, at(0.0)), **kwargs)
+    expected = ref["img_s1_psi1.0_xform"]
+    assert np.abs(img.numpy() - expected).max() <= 2e-5 * max(1.0, np.abs(expected).max())
+    assert engine.synthesis_kwargs(values(seed=1), at(0.0))["transform"] is None
