@@ -177,3 +177,47 @@ def test_sg3_random_t_equals_lerped_state_dict(sg3_models):
         return 0.6 if layer is None else float(t[layer])
 
     assert close(render(G, 1), render(lerped((A, B), t_of_key), 1))
+
+
+# ------------------------------------------------------------------------- GPU
+@pytest.mark.gpu
+def test_gpu_blend_updates_in_place_without_allocating_and_keeps_a_captured_graph_valid(sg2_pair, device):
+    if device != "cuda":
+        pytest.skip("allocation counters and CUDA graphs exist on CUDA only")
+    A, B = (engine.build_generator(G.init_kwargs, G.state_dict(), device=device) for G in sg2_pair)
+    G = BlendedGenerator([A, B])
+    n = len(G.layers)
+    z = torch.from_numpy(engine.seed_to_z(0, G.z_dim)).float().to(device)
+    with torch.inference_mode():
+        ws = G.mapping(z, None)
+    states = [masks.compose({"blend.curve.amount": 1.0, "blend.curve.center": c, "blend.curve.width": 1.0}, n)
+              for c in (0.2, 0.5, 0.8)]
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    G.apply(states[0])
+    with torch.inference_mode():
+        G.synthesis(ws)                                              # warm-up before measuring
+    torch.cuda.synchronize()
+    before = torch.cuda.memory_allocated()
+    G.apply(states[1])
+    G.apply(states[2])
+    torch.cuda.synchronize()
+    assert torch.cuda.memory_allocated() == before                   # no allocation per blend change
+    graph = torch.cuda.CUDAGraph()
+    stream = torch.cuda.Stream()
+    stream.wait_stream(torch.cuda.current_stream())
+    with torch.inference_mode(), torch.cuda.stream(stream):
+        G.synthesis(ws)
+    torch.cuda.current_stream().wait_stream(stream)
+    with torch.inference_mode(), torch.cuda.graph(graph):
+        captured = G.synthesis(ws)
+    for state in states:
+        G.apply(state)
+        graph.replay()
+        with torch.inference_mode():
+            eager = G.synthesis(ws)
+        assert close(captured.cpu(), eager.cpu())                      # the graph sees the new weights
+    cpu = BlendedGenerator(sg2_pair)
+    cpu.apply(states[0])
+    G.apply(states[0])
+    assert close(render(G).cpu(), render(cpu))
