@@ -120,6 +120,7 @@ class RenderLoop:
         fps: float | None = None,                    # target rate; None = as fast as possible
         triggers: dict[str, Callable[[], None]] | None = None,  # trigger name -> action
         on_frame: Callable[[FrameTime], None] | None = None,    # after each frame (control recorder, morphs)
+        on_swap: Callable[[Renderer], None] | None = None,      # after a model swap (re-declare parameters)
     ):
         self.registry = registry
         self.renderer = renderer
@@ -128,6 +129,7 @@ class RenderLoop:
         self.fps = fps
         self.triggers = dict(triggers or {})
         self.on_frame = on_frame
+        self.on_swap = on_swap
         self.swapper = ModelSwapper()
         self.stats = FrameStats(target_fps=fps)
         self.show_time = ShowTime()
@@ -143,6 +145,8 @@ class RenderLoop:
         new = self.swapper.poll()
         if new is not None:
             self.renderer = new
+            if self.on_swap is not None:
+                self.on_swap(new)
         snap = self.registry.snapshot(ft.dt)
         for name, count in snap.triggers.items():
             if count != self._seen.setdefault(name, count):

@@ -46,6 +46,7 @@ class Renderer:
         self.width, self.height = size or (res, res)
         self.profile = profile
         self.times = StageTimes()
+        self.blend_state = None                      # the last frame's BlendState (overlay bars)
         self._rgba = torch.full((self.height, self.width, 4), 255, dtype=torch.uint8, device=self.device)
 
     @property
@@ -68,7 +69,8 @@ class Renderer:
 
         self.times = StageTimes()
         t0 = time.perf_counter()
-        self.blended.apply(compose(values, self.num_layers))
+        self.blend_state = compose(values, self.num_layers)
+        self.blended.apply(self.blend_state)
         t0 = self._mark("blend", t0)
         ws = self.latents.ws(values, ft)
         t0 = self._mark("mapping", t0)

@@ -15,6 +15,7 @@ class FrameStats:
     first_t: float | None = None
     last_t: float = 0.0
     _times: deque = field(default_factory=deque)
+    _stamps: deque = field(default_factory=lambda: deque(maxlen=61))
 
     def record(self, frame_seconds: float, t: float) -> None:
         """One rendered frame: its render time and the clock time it started at."""
@@ -22,6 +23,7 @@ class FrameStats:
             self.first_t = t
         self.last_t = t
         self.frames += 1
+        self._stamps.append(t)
         self._times.append(frame_seconds)
         if len(self._times) > self.window:
             self._times.popleft()
@@ -36,6 +38,13 @@ class FrameStats:
     def fps(self) -> float:
         """Frames per second of clock time over the whole run."""
         return (self.frames - 1) / self.elapsed if self.frames > 1 and self.elapsed > 0 else 0.0
+
+    @property
+    def recent_fps(self) -> float:
+        """Frames per second over about the last 60 frames (what the overlay and feedback show)."""
+        if len(self._stamps) < 2 or self._stamps[-1] <= self._stamps[0]:
+            return 0.0
+        return (len(self._stamps) - 1) / (self._stamps[-1] - self._stamps[0])
 
     def percentile_ms(self, q: float) -> float:
         if not self._times:
