@@ -46,12 +46,21 @@ def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: int | No
 
 
 def model_key(G) -> Hashable:
-    """Identity of a model for caching (its ``id``: a swapped-in model gets a fresh cache)."""
-    return id(G)
+    """Identity of a model's mapping for caching: the model's ``id`` and the version counters of its
+    mapping tensors, which every in-place write bumps (a blended mapping, ``blend.mapping``, rewrites
+    them), so a changed mapping never serves a stale w. Reading the counters never touches the device."""
+    return id(G), sum(_version(t) for t in G.mapping.state_dict(keep_vars=True).values())
+
+
+def _version(tensor: torch.Tensor) -> int:
+    try:
+        return tensor._version
+    except RuntimeError:  # tensors made under inference_mode keep no version counter
+        return 0
 
 
 class SeedBank:
-    """Caches seed -> z and seed -> w on the device, per (model, seed, psi, cutoff, class).
+    """Caches seed -> z and seed -> w on the device, per (model and mapping state, seed, psi, cutoff, class).
 
     ``z(seed)`` is the float32 device copy of :func:`seed_to_z`; ``ws(seed, psi, cutoff, cls)`` runs
     the model's own mapping (with its truncation) once per key. At most ``capacity`` entries of each
@@ -73,7 +82,7 @@ class SeedBank:
 
     def z(self, seed: int) -> torch.Tensor:
         """float32 ``[1, z_dim]`` on the device."""
-        key = (model_key(self.G), int(seed))
+        key = (self.G.z_dim, int(seed))
         hit = self._z.get(key)
         if hit is not None:
             self._z.move_to_end(key)

@@ -49,3 +49,18 @@ def test_bank_caches_and_stays_bounded(sg2):
         bank.ws(seed)
     assert len(bank._ws) == 3
     assert torch.equal(bank.ws(7), first)           # recomputed identically after eviction
+
+
+def test_bank_notices_a_rewritten_mapping(sg2):
+    import copy
+
+    G = copy.deepcopy(sg2)
+    bank = SeedBank(G)
+    before = bank.ws(5).clone()
+    with torch.no_grad():
+        G.mapping.fc0.weight.mul_(1.5)               # what a blended mapping does in place
+    after = bank.ws(5)
+    assert not torch.allclose(before, after, atol=1e-3)
+    with torch.no_grad():
+        expected = G.mapping(bank.z(5))
+    assert torch.equal(after, expected)
