@@ -29,6 +29,16 @@ log = logging.getLogger("netblend")
 PROJECT_PRESETS = Path(__file__).resolve().parents[1] / "presets"
 
 
+def find_preset(name_or_path: str | Path, folder: str | Path | None = None):
+    """A preset by file path (``.toml`` or an existing file) or by name in ``folder``."""
+    from .control.presets import PresetManager, check_name
+
+    path = Path(name_or_path)
+    if path.suffix != ".toml" and not path.exists():
+        path = Path(folder or PROJECT_PRESETS) / f"{check_name(str(name_or_path))}.toml"
+    return PresetManager.load_path(path)
+
+
 class ShowActions(Actions):
     """What OSC addresses, MIDI buttons and window keys can do besides writing a parameter."""
 
@@ -140,11 +150,7 @@ class LiveShow:
     def recall(self, name_or_path: str | Path, morph: float | None = None) -> None:
         """Recall a preset by name (presets folder) or path: values now or morphed; models and
         keyframes switched at a frame boundary (models load on a worker thread first)."""
-        from .control.presets import PresetManager
-
-        path = Path(name_or_path)
-        preset = (PresetManager.load_path(path) if path.suffix == ".toml" or path.exists()
-                  else self.presets.load(str(name_or_path)))
+        preset = find_preset(name_or_path, self.presets.folder)
         self.presets.apply(preset, morph)
         self._last_preset = {n: v for n, v in preset.expanded(self.registry).items()
                              if n in self.registry and self.registry.spec(n).kind != "trigger"}

@@ -14,6 +14,7 @@ def configure(parser) -> None:
     parser.add_argument("models", nargs="*", metavar="MODEL",
                         help="model files, model A first (default: the built-in demo pair)")
     parser.add_argument("--preset", metavar="F", help="preset file or name to start from")
+    parser.add_argument("--presets", metavar="DIR", help="presets folder for --preset names (default: presets/)")
     parser.add_argument("--controls", metavar="LOG", help="replay a log from `netblend run --record-controls`")
     parser.add_argument("--seconds", type=float, required=True, metavar="S", help="length of the video")
     parser.add_argument("--fps", type=float, default=30.0, metavar="N", help="frames per second (default 30)")
@@ -58,14 +59,17 @@ def run(args) -> int:
     events = read_control_log(args.controls) if args.controls else []
     preset = None
     if args.preset:
-        from ..control.presets import load_preset_file
+        from ..live import find_preset
 
-        preset = load_preset_file(args.preset)
-    paths = args.models or (preset.model_paths() if preset is not None else [])
-    renderer = build_renderer(load_models(paths, device), device, size=parse_size(args.size))
+        preset = find_preset(args.preset, args.presets)
+    paths = args.models or (list(preset.models.values()) if preset is not None else [])
+    keyframes = preset.keyframes if preset is not None else None
+    renderer = build_renderer(load_models(paths, device), device, size=parse_size(args.size), keyframes=keyframes)
     registry = build_registry(renderer.blended)
     if preset is not None:
-        preset.apply(registry, renderer)
+        from ..control.presets import PresetManager
+
+        PresetManager(args.presets or ".", registry).apply(preset)
     replay = ControlReplay(registry, events)
     total = round(args.seconds * args.fps)
     clock = FakeClock(fps=args.fps)
