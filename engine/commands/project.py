@@ -13,6 +13,7 @@ import argparse
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 BAR_WIDTH = 30
 
@@ -66,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if args.steps < 1:
         raise LatentFileError(f"--steps {args.steps}: needs at least 1 step")
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    G = load_generator(args.model, device=device)
+    G: Any = load_generator(args.model, device=device)   # a Generator (typed as a plain Module)
     target = load_photo(args.photo, G.img_resolution).to(device)      # [1, 3, R, R]
     weights = find_vgg16_weights(args.vgg16)
     vgg = load_vgg16(weights, device) if weights is not None else None

@@ -137,7 +137,9 @@ class LatentEngine:
         return None if item.seed is None else self.bank.z(item.seed)
 
     def _w(self, item: Keyframe, cls: int) -> torch.Tensor:
-        return item.ws if item.seed is None else self.bank.ws(item.seed, 1.0, None, cls)
+        if item.ws is not None:
+            return item.ws
+        return self.bank.ws(int(item.seed or 0), 1.0, None, cls)
 
     def _map(self, z: torch.Tensor, cls: int) -> torch.Tensor:
         with torch.no_grad():

@@ -62,7 +62,7 @@ def load_photo(path: str | os.PathLike, resolution: int) -> torch.Tensor:
     w, h = im.size
     side = min(w, h)
     im = im.crop(((w - side) // 2, (h - side) // 2, (w - side) // 2 + side, (h - side) // 2 + side))
-    im = im.resize((resolution, resolution), Image.LANCZOS)
+    im = im.resize((resolution, resolution), Image.Resampling.LANCZOS)
     pixels = torch.from_numpy(np.asarray(im, dtype=np.float32).copy())      # [R, R, 3] in 0..255
     return (pixels.permute(2, 0, 1).unsqueeze(0) / 127.5 - 1.0).contiguous()  # [1, 3, R, R]
 
@@ -143,7 +143,7 @@ def project(G, target: torch.Tensor, config: ProjectionConfig | None = None,
             w_noise = torch.randn(w_opt.shape, generator=gen, device=device) * noise_scale
             ws = (w_opt + w_noise).expand(1, G.num_ws, -1)                           # [1, num_ws, w_dim]
             synth = G.synthesis(ws, noise_mode="const")                              # [1, 3, R, R]
-            if target_taps is not None:
+            if vgg is not None and target_taps is not None:
                 loss = perceptual_distance(vgg, _vgg_size(synth), target_taps)
             else:
                 loss = F.mse_loss(synth, target)
