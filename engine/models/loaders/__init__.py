@@ -128,11 +128,18 @@ class _MetaConstruction(TorchFunctionMode):
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = dict(kwargs or {})
-        if func in (torch.Tensor.to, torch.Tensor.cpu, torch.Tensor.cuda) and args and args[0].is_meta:
+        if func in (torch.Tensor.cpu, torch.Tensor.cuda) and args and args[0].is_meta:
             return args[0]
+        if func is torch.Tensor.to:                                  # keep dtype changes, drop device moves
+            args = tuple("meta" if _names_a_device(a) else a for a in args)
         if "device" in kwargs:
             kwargs["device"] = "meta"
         return func(*args, **kwargs)
+
+
+def _names_a_device(value: object) -> bool:
+    return isinstance(value, torch.device) or (
+        isinstance(value, str) and value.split(":")[0] in ("cpu", "cuda", "mps", "xpu", "meta"))
 
 
 def build_from_weights(init_kwargs: dict, state_dict: dict[str, torch.Tensor], device: str | torch.device,
@@ -168,10 +175,12 @@ def build_from_weights(init_kwargs: dict, state_dict: dict[str, torch.Tensor], d
 
 
 def _has_meta_tensors(G: torch.nn.Module) -> bool:
+    """Whether any parameter, buffer or tensor attribute (or one in a list/tuple/dict) is still meta."""
     for module in G.modules():
         values = [*module._parameters.values(), *module._buffers.values(), *vars(module).values()]
         for value in values:
-            items = value if isinstance(value, (list, tuple)) else [value]
+            items = value.values() if isinstance(value, dict) else value
+            items = items if isinstance(items, (list, tuple, type({}.values()))) else [items]
             if any(isinstance(v, torch.Tensor) and v.is_meta for v in items):
                 return True
     return False
