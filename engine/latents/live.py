@@ -84,7 +84,6 @@ class LatentEngine:
         self.G = G
         self.bank = bank or SeedBank(G, device)
         self.device = self.bank.device
-        self.w_avg = G.mapping.w_avg.to(self.device)                # [w_dim]
         self.keyframes: list[Keyframe] = []
         self.mix_source: torch.Tensor | None = None
         self._timer = WalkTimer()
@@ -93,6 +92,11 @@ class LatentEngine:
         self._random: dict[tuple, RandomWalk] = {}
         self._xform_key: tuple | None = None
         self._xform: torch.Tensor | None = None
+
+    @property
+    def w_avg(self) -> torch.Tensor:
+        """The truncation centre ``[w_dim]``, read live (a blended mapping rewrites it in place)."""
+        return self.G.mapping.w_avg
 
     # ------------------------------------------------------------------ configuration (not per frame)
     def _keyframe(self, item: int | str | os.PathLike | torch.Tensor | Keyframe) -> Keyframe:
