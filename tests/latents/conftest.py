@@ -8,21 +8,13 @@ import numpy as np
 import pytest
 import torch
 
+from engine.models.build import build_generator
+
 
 def oracle_generator(folder, name: str):
     """``build_generator`` over an oracle state dict (``sg2_64_A``, ``sg3t_64_A``)."""
     init_kwargs = json.loads((folder / f"{name}.json").read_text())["init_kwargs"]
     state = {k: torch.from_numpy(v) for k, v in np.load(folder / f"{name}.npz").items()}
-    try:
-        from engine.models.build import build_generator
-    except ImportError:  # build.py not landed yet: the StyleGAN2 class directly
-        from engine.models.stylegan2 import StyleGAN2Generator
-
-        kwargs = dict(init_kwargs)
-        kwargs.update(kwargs.pop("synthesis_kwargs", {}))
-        G = StyleGAN2Generator(**kwargs)
-        G.load_state_dict(state)
-        return G
     return build_generator(init_kwargs, state)
 
 
