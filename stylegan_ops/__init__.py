@@ -4,6 +4,7 @@ math) or ``impl='fast'`` (the fastest pure-PyTorch formulation for the device).
 Never imports anything from ``engine`` nor any I/O library.
 """
 
+from .benchmark import bench_ops
 from .bias_act import ACTIVATIONS, bias_act
 from .filtered_lrelu import filtered_lrelu
 from .modulated_conv import conv2d_resample, modulated_conv2d, modulated_conv2d_sg3
@@ -11,6 +12,7 @@ from .upfirdn2d import downsample2d, filter2d, setup_filter, upfirdn2d, upsample
 
 __all__ = [
     "ACTIVATIONS",
+    "bench_ops",
     "bias_act",
     "conv2d_resample",
     "modulated_conv2d",

@@ -30,10 +30,11 @@ def test_filtered_lrelu_matches_zero_stuffing_definition(impl, up, down, two_d):
     x = torch.randn(2, 3, 9, 7, generator=gen) * 2  # [N, C, H, W], non-square
     b = torch.randn(3, generator=gen)
     checked = 0
-    for fu_taps, fd_taps, pad, flip, (gain, slope, clamp) in itertools.product(
+    activations = [(math.sqrt(2), 0.2, None), (1.0, 1.0, None), (2.0, 0.1, 0.7)]  # (gain, slope, clamp)
+    for i, (fu_taps, fd_taps, pad) in enumerate(itertools.product(
             [0, 5, 6 * up] if up > 1 else [0, 3], [0, 4, 6 * down + 1] if down > 1 else [0, 3],
-            [(0, 0, 0, 0), (5, 4, 6, 3), (-1, 3, 2, -2)], [False, True],
-            [(math.sqrt(2), 0.2, None), (1.0, 1.0, None), (2.0, 0.1, 0.7)]):
+            [(0, 0, 0, 0), (5, 4, 6, 3), (-1, 3, 2, -2)])):
+        flip, (gain, slope, clamp) = i % 2 == 1, activations[i % 3]
         fu, fd = _filter(fu_taps, two_d, gen), _filter(fd_taps, two_d, gen)
         shape = output_shape(tuple(x.shape), fu, fd, up, down, pad)
         if min(shape) < 1 or 9 * up + pad[2] + pad[3] < max(fu_taps, 1):
@@ -44,7 +45,7 @@ def test_filtered_lrelu_matches_zero_stuffing_definition(impl, up, down, two_d):
         ref = naive_filtered_lrelu(x, fu, fd, b, up, down, pad, gain, slope, clamp, flip)
         assert_close(out, ref)
         checked += 1
-    assert checked >= 30
+    assert checked >= 10
 
 
 def _sg3_layer_geometry(in_size, out_size, up, down, up_taps, down_taps, conv_kernel=3):
