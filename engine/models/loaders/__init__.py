@@ -123,11 +123,25 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu",
     return G
 
 
+_FACTORIES = (torch.randn, torch.rand, torch.zeros, torch.ones, torch.empty)
+_SCALAR_OPS = (torch.Tensor.mul, torch.Tensor.div, torch.Tensor.__mul__, torch.Tensor.__truediv__,
+               torch.Tensor.__rmul__)
+
+
 class _MetaConstruction(TorchFunctionMode):
     """Inside ``torch.device("meta")``: explicit device moves stay on meta, so nothing is allocated."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = dict(kwargs or {})
+        if func in _FACTORIES:                                       # shortcut: no values to compute
+            size = args[0] if len(args) == 1 and isinstance(args[0], (list, tuple)) else args
+            return torch.empty(tuple(size), dtype=kwargs.get("dtype"), device="meta")
+        if func in _SCALAR_OPS and len(args) == 2 and isinstance(args[1], (int, float)) \
+                and isinstance(args[0], torch.Tensor) and args[0].is_meta and args[0].is_floating_point():
+            return torch.empty_like(args[0])
+        if func in (torch.as_tensor, torch.tensor):                  # small constants (filter taps): real
+            kwargs["device"] = "cpu"
+            return func(*args, **kwargs)
         if func in (torch.Tensor.cpu, torch.Tensor.cuda) and args and args[0].is_meta:
             return args[0]
         if func is torch.Tensor.to:                                  # keep dtype changes, drop device moves
