@@ -4,6 +4,7 @@ oracle folder of official reference outputs (../shared/oracle beside the project
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 ORACLE = Path(os.environ.get("NETBLEND_ORACLE", ROOT.parent / "shared" / "oracle"))
 
 torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# Converted-model caches of the tests go to a scratch folder, never the user's ~/.cache/netblend.
+os.environ["NETBLEND_CACHE"] = tempfile.mkdtemp(prefix="netblend-test-cache-")
 
 
 def pytest_addoption(parser):
