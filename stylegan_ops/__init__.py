@@ -4,7 +4,6 @@ math) or ``impl='fast'`` (the fastest pure-PyTorch formulation for the device).
 Never imports anything from ``engine`` nor any I/O library.
 """
 
-from .benchmark import bench_ops
 from .bias_act import ACTIVATIONS, bias_act
 from .filtered_lrelu import filtered_lrelu
 from .modulated_conv import conv2d_resample, modulated_conv2d, modulated_conv2d_sg3
@@ -24,3 +23,10 @@ __all__ = [
     "upfirdn2d",
     "upsample2d",
 ]
+
+
+def bench_ops(device: str = "cpu", quick: bool = False) -> list[dict]:
+    """Reference vs fast timings per op over one generator frame (see ``stylegan_ops.benchmark``)."""
+    from .benchmark import bench_ops as run
+
+    return run(device, quick)
