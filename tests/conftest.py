@@ -13,7 +13,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 ORACLE = Path(os.environ.get("NETBLEND_ORACLE", ROOT.parent / "shared" / "oracle"))
 
-torch.set_num_threads(max(1, min(2, os.cpu_count() or 1)))
+# One thread: tiny test tensors stall in the thread pool's synchronisation on a busy 2-core machine.
+torch.set_num_threads(1)
 # Converted-model caches of the tests go to a scratch folder, never the user's ~/.cache/netblend.
 os.environ["NETBLEND_CACHE"] = tempfile.mkdtemp(prefix="netblend-test-cache-")
 

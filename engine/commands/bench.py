@@ -47,12 +47,6 @@ def _kwargs(family: str, res: int, quick: bool) -> dict:
     return stylegan3_kwargs(config, res)
 
 
-def _set_impl(G, impl: str) -> None:
-    for module in G.modules():
-        if "impl" in vars(module) or isinstance(getattr(type(module), "impl", None), property):
-            module.impl = impl
-
-
 def _median(values: list[float]) -> float:
     return statistics.median(values) if values else 0.0
 
@@ -63,7 +57,7 @@ def bench_config(family: str, res: int, device, impls, precision: str, frames: i
 
     from ..core.catalog import build_registry
     from ..core.clock import FakeClock
-    from ..core.show import build_renderer
+    from ..core.show import build_renderer, use_ops
     from ..models.build import build_generator
     from ..sinks.base import Frame
     from ..sinks.null import NullSink
@@ -82,7 +76,7 @@ def bench_config(family: str, res: int, device, impls, precision: str, frames: i
     result = {"family": family, "resolution": res, "device": str(device), "precision": precision,
               "parameters": sum(p.numel() for p in a.parameters()), "impls": {}}
     for impl in impls:
-        _set_impl(renderer.blended.live, impl)
+        use_ops(renderer.blended.live, impl)
         clock = FakeClock(fps=60)
         stages: dict[str, list[float]] = {}
         totals = []

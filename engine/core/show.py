@@ -50,13 +50,21 @@ def load_models(paths: Sequence[str | Path], device: torch.device) -> list:
     return models if len(models) > 1 else models * 2
 
 
+def use_ops(G: torch.nn.Module, impl: str) -> None:
+    """Make every layer of ``G`` use the ``stylegan_ops`` implementation ``impl`` ('ref' or 'fast')."""
+    for module in G.modules():
+        if "impl" in vars(module):
+            module.impl = impl
+
+
 def build_renderer(models: Sequence, device: torch.device, size: tuple[int, int] | None = None,
-                   keyframes: Sequence | None = None, profile: bool = False) -> Renderer:
-    """A renderer over ``models`` (model A first), with its latent engine, warmed up by one frame."""
+                   keyframes: Sequence | None = None, profile: bool = False, impl: str = "fast") -> Renderer:
+    """A renderer over ``models`` (model A first) with its latent engine; layers use the ``impl`` ops."""
     from ..blend.generator import BlendedGenerator
     from ..latents.live import LatentEngine
 
     blended = BlendedGenerator(models)
+    use_ops(blended.live, impl)
     latents = LatentEngine(blended, device)
     if keyframes:
         latents.set_keyframes(list(keyframes))
