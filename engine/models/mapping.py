@@ -151,9 +151,8 @@ class MappingNetwork(nn.Module):
             x = getattr(self, f"fc{idx}")(x)  # [N, features]
         ws = x.unsqueeze(1).repeat([1, self.num_ws, 1])  # [N, num_ws, w_dim]
         if isinstance(truncation_psi, torch.Tensor) or truncation_psi != 1:
-            psi = truncation_psi
-            if isinstance(psi, torch.Tensor):
-                psi = psi.to(device=ws.device, dtype=ws.dtype)
+            psi = (truncation_psi.to(device=ws.device, dtype=ws.dtype)
+                   if isinstance(truncation_psi, torch.Tensor) else float(truncation_psi))
             if truncation_cutoff is None:
                 ws = self.w_avg.lerp(ws, psi)  # [N, num_ws, w_dim]
             else:
