@@ -11,6 +11,7 @@ import logging
 import queue
 import threading
 import time
+from functools import partial
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -32,11 +33,11 @@ class SinkSet:
 
     def open(self, width: int, height: int) -> None:
         for sink in list(self.sinks):
-            self._guard(sink, lambda s=sink: s.open(width, height))
+            self._guard(sink, partial(sink.open, width, height))
 
     def send(self, frame: Frame) -> None:
         for sink in list(self.sinks):
-            self._guard(sink, lambda s=sink: s.send(frame))
+            self._guard(sink, partial(sink.send, frame))
 
     def _guard(self, sink: Sink, call: Callable[[], object]) -> None:
         try:

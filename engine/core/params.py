@@ -71,7 +71,7 @@ class ParamSpec:
             value = float(value)
         if not isinstance(value, (int, float)):
             try:
-                value = float(value)  # numpy scalars, 0-d tensors
+                value = float(value)  # type: ignore[arg-type]  # numpy scalars, 0-d tensors
             except (TypeError, ValueError):
                 raise ParamError(f"{self.name}: expected a number, got {type(value).__name__}") from None
         value = float(value)

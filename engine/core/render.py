@@ -10,10 +10,14 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 
 from .clock import FrameTime
+
+if TYPE_CHECKING:
+    from ..blend.masks import BlendState
 
 STAGES = ("blend", "mapping", "synthesis", "convert")
 
@@ -43,10 +47,12 @@ class Renderer:
         self.latents = latents
         self.device = blended.device
         res = blended.img_resolution
-        self.width, self.height = size or (res, res)
+        width, height = size or (int(res), int(res))
+        self.width: int = width
+        self.height: int = height
         self.profile = profile
         self.times = StageTimes()
-        self.blend_state = None                      # the last frame's BlendState (overlay bars)
+        self.blend_state: BlendState | None = None   # the last frame's blend (overlay bars)
         self._rgba = torch.full((self.height, self.width, 4), 255, dtype=torch.uint8, device=self.device)
 
     @property

@@ -54,7 +54,7 @@ def use_ops(G: torch.nn.Module, impl: str) -> None:
     """Make every layer of ``G`` use the ``stylegan_ops`` implementation ``impl`` ('ref' or 'fast')."""
     for module in G.modules():
         if "impl" in vars(module):
-            module.impl = impl
+            module.impl = impl  # type: ignore[assignment]
 
 
 def build_renderer(models: Sequence, device: torch.device, size: tuple[int, int] | None = None,
