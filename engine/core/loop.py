@@ -11,9 +11,9 @@ import logging
 import queue
 import threading
 import time
-from functools import partial
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from ..sinks.base import Frame, Sink
 from .clock import Clock, FrameTime
