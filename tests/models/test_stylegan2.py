@@ -209,6 +209,22 @@ def test_fp16_blocks_run_in_fp32_on_cpu():
     assert torch.equal(G16.synthesis(ws), G32.synthesis(ws))
 
 
+def test_fp16_block_path_runs_in_half_and_stays_close():
+    """The CUDA fp16 path, forced on CPU block by block: half activations, float32 image."""
+    G = tiny_generator("resnet", c_dim=2, num_fp16_res=2)
+    ws = G.mapping(np.random.RandomState(0).randn(2, G.z_dim), np.eye(2))
+    ref = G.synthesis(ws)
+    x = img = None
+    w_idx = 0
+    for block in G.synthesis.blocks():
+        dtype = torch.float16 if block.use_fp16 else torch.float32
+        x, img = block(x, img, ws.narrow(1, w_idx, block.num_conv + block.num_torgb), dtype, None, "const", 1.0)
+        assert x.dtype == dtype
+        w_idx += block.num_conv
+    assert img.dtype == torch.float32
+    assert (img - ref).abs().max() <= 0.02 * ref.abs().max()
+
+
 @pytest.mark.gpu
 def test_gpu_matches_cpu(device):
     G = tiny_generator("skip", c_dim=2)
