@@ -87,7 +87,7 @@ def bench_config(family: str, res: int, device, impls, precision: str, frames: i
             renderer.profile = True
             pixels = renderer.render(snap.values, ft)
             t0 = time.perf_counter()
-            frame = Frame(pixels, n)
+            frame = Frame(pixels, n, _readback=renderer.readback)
             frame.host()
             t1 = time.perf_counter()
             sink.send(frame)

@@ -158,7 +158,7 @@ class RenderLoop:
         show_ft = self.show_time.advance(ft, paused=snap.get("engine.pause") > 0.5)
         t0 = time.perf_counter()
         pixels = self.renderer.render(snap.values, show_ft)
-        frame = Frame(pixels, ft.frame, show_ft.t)
+        frame = Frame(pixels, ft.frame, show_ft.t, _readback=self.renderer.readback)
         self.sinks.send(frame)
         self.stats.record(time.perf_counter() - t0, ft.t)
         if self.on_frame is not None:

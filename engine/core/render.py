@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -54,6 +54,13 @@ class Renderer:
         self.times = StageTimes()
         self.blend_state: BlendState | None = None   # the last frame's blend (overlay bars)
         self._rgba = torch.full((self.height, self.width, 4), 255, dtype=torch.uint8, device=self.device)
+        # On a GPU the frame is copied to pinned host memory asynchronously as soon as it is converted;
+        # a sink that needs host pixels waits only for that copy (``readback``), never for the device.
+        self._host: torch.Tensor | None = None
+        self._copied: Any = None
+        if self.device.type == "cuda":
+            self._host = torch.empty((self.height, self.width, 4), dtype=torch.uint8, pin_memory=True)
+            self._copied = torch.cuda.Event()
 
     @property
     def num_layers(self) -> int:
@@ -86,5 +93,15 @@ class Renderer:
             img = torch.nn.functional.interpolate(img, size=(self.height, self.width), mode="bilinear",
                                                   align_corners=False, antialias=True)
         image_to_rgba(img.float(), self._rgba)
+        if self._host is not None:
+            self._host.copy_(self._rgba, non_blocking=True)
+            self._copied.record()
         self._mark("convert", t0)
         return self._rgba
+
+    def readback(self) -> torch.Tensor:
+        """The last frame in host memory ``[H, W, 4]`` uint8 (pinned and copied asynchronously on a GPU)."""
+        if self._host is None:
+            return self._rgba if self._rgba.device.type == "cpu" else self._rgba.cpu()
+        self._copied.synchronize()
+        return self._host
