@@ -65,7 +65,7 @@ class FullyConnectedLayer(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = self.weight.to(x.dtype) * self.weight_gain  # [out, in]
-        bias = self.bias
+        bias: torch.Tensor | None = self.bias
         if bias is not None:
             bias = bias.to(x.dtype)
             if self.bias_gain != 1:
@@ -81,6 +81,8 @@ class FullyConnectedLayer(nn.Module):
 
 class MappingNetwork(nn.Module):
     """z [N, z_dim] (+ c [N, c_dim]) -> ws [N, num_ws, w_dim], with optional truncation."""
+
+    w_avg: torch.Tensor
 
     def __init__(self,
                  z_dim: int,                        # input latent size, 0 = none
@@ -148,7 +150,8 @@ class MappingNetwork(nn.Module):
         """
         x = self._inputs(z, c)  # [N, in_features]
         for idx in range(self.num_layers):
-            x = getattr(self, f"fc{idx}")(x)  # [N, features]
+            layer: FullyConnectedLayer = getattr(self, f"fc{idx}")
+            x = layer(x)  # [N, features]
         ws = x.unsqueeze(1).repeat([1, self.num_ws, 1])  # [N, num_ws, w_dim]
         if isinstance(truncation_psi, torch.Tensor) or truncation_psi != 1:
             psi = (truncation_psi.to(device=ws.device, dtype=ws.dtype)

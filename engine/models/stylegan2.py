@@ -36,6 +36,9 @@ NOISE_MODES = ("const", "random", "none")
 class SynthesisLayer(nn.Module):
     """Modulated 3x3 conv (optionally 2x upsampling) + noise + bias + activation."""
 
+    resample_filter: torch.Tensor
+    noise_const: torch.Tensor
+
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, up: int = 1,
                  kernel_size: int = 3, use_noise: bool = True, activation: str = "lrelu",
                  resample_filter: tuple[float, ...] = (1, 3, 3, 1), conv_clamp: float | None = None) -> None:
@@ -101,6 +104,8 @@ class ToRGBLayer(nn.Module):
 class SkipLayer(nn.Module):
     """The resnet shortcut: 2x upsampling (FIR) then a bias-free, linear 1x1 conv."""
 
+    resample_filter: torch.Tensor
+
     def __init__(self, in_channels: int, out_channels: int, resample_filter: tuple[float, ...]) -> None:
         super().__init__()
         self.impl = "ref"
@@ -117,6 +122,8 @@ class SkipLayer(nn.Module):
 
 class SynthesisBlock(nn.Module):
     """One resolution: const or upsampling conv0, conv1, optional torgb and resnet skip."""
+
+    resample_filter: torch.Tensor
 
     def __init__(self, in_channels: int, out_channels: int, w_dim: int, resolution: int, img_channels: int,
                  is_last: bool, architecture: str = "skip", resample_filter: tuple[float, ...] = (1, 3, 3, 1),
@@ -210,7 +217,7 @@ class SynthesisNetwork(nn.Module):
                                 "pass transform=None")
         if noise_mode not in NOISE_MODES:
             raise NetblendError(f"noise_mode {noise_mode!r} is unknown; use one of {', '.join(NOISE_MODES)}")
-        device = self.b4.const.device
+        device = self.blocks()[0].const.device
         ws = as_float32(ws, device, "ws")
         if ws.ndim != 3 or tuple(ws.shape[1:]) != (self.num_ws, self.w_dim):
             raise NetblendError(f"ws has shape {tuple(ws.shape)} but this model takes [N, {self.num_ws}, "
@@ -223,6 +230,7 @@ class SynthesisNetwork(nn.Module):
             dtype = half if block.use_fp16 else torch.float32
             x, img = block(x, img, block_ws, dtype, fused_modconv, noise_mode, noise_gain)
             w_idx += block.num_conv
+        assert img is not None  # the last block always has a ToRGB
         return img
 
 
@@ -230,6 +238,8 @@ class StyleGAN2Generator(nn.Module):
     """The StyleGAN2(-ADA) generator: ``mapping`` (z, c -> ws) and ``synthesis`` (ws -> image)."""
 
     family = "stylegan2"
+    synthesis: SynthesisNetwork
+    mapping: MappingNetwork
     EXTRA_KWARGS = frozenset({"kernel_size", "use_noise", "activation"})  # what **layer_kwargs takes
 
     def __init__(self,
@@ -274,12 +284,12 @@ class StyleGAN2Generator(nn.Module):
     @property
     def impl(self) -> str:
         """The op implementation every layer uses ("ref" = plain PyTorch reference)."""
-        return self.synthesis.b4.impl
+        return self.synthesis.blocks()[0].impl
 
     @impl.setter
     def impl(self, value: str) -> None:
         for module in self.modules():
-            if hasattr(module, "impl") and module is not self:
+            if isinstance(module, (FullyConnectedLayer, SynthesisLayer, ToRGBLayer, SkipLayer, SynthesisBlock)):
                 module.impl = value
 
     def forward(self, z, c=None, truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
