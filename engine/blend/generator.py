@@ -76,13 +76,13 @@ class BlendedGenerator:
         models = list(models)
         check_compatible(models)
         self.num_models = len(models)
-        self.live = copy.deepcopy(models[0]).eval()
+        with torch.inference_mode(False):           # normal tensors even when built under inference_mode
+            self.live = copy.deepcopy(models[0]).eval()
         for p in self.live.parameters():
             p.requires_grad_(False)
         table = self.live.layers
         keys = blendable_keys(table)
-        live_sd = self.live.state_dict(keep_vars=True)
-        self._stacks = WeightStacks([m.state_dict() for m in models], live_sd, keys)
+        self._stacks = WeightStacks([m.state_dict() for m in models], self.live, keys)
         self._index = KeyIndex(table, keys)
         self._targets = BlendTargets(len(table), self.num_models)
         self._block_resolutions = sorted({block_resolution(table, k) for k in keys} - {0})

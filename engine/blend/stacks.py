@@ -1,4 +1,4 @@
-"""The stacking core: K models' weights resident as ``[K, numel]`` stacks, written into live tensors.
+"""The stacking core: K models' weights resident as one ``[K, total]`` stack, written into live tensors.
 
 Works on plain state dicts and a :class:`~engine.models.layers.LayerTable`, so it is testable
 without a generator. Every blendable key (layer keys and mapping keys; never ``LayerTable.fixed``)
@@ -7,11 +7,12 @@ to one: ``c_0 = 1 - sum(c_1..c_K-1)``, so two models are ``c = [1 - t, t]`` and 
 ``base + sum_k c_k (M_k - base)``.
 
 :class:`BlendTargets` holds what the controls asked for (per-layer rows, mapping row, resolution and
-kind overrides, safety range) and turns it into per-key rows with numpy on the host (tens of
-microseconds). :class:`WeightStacks` compares those rows with the previous frame's and rewrites only
-the keys whose row changed with ``matmul(row, stack, out=live)`` (exact for one-hot rows, so t = 0
-and t = 1 reproduce A and B bit for bit); on CUDA the rows are copied into one device tensor that is
-updated in place (pinned host buffer, no allocation), so a captured CUDA graph stays valid.
+kind overrides, safety range) and :class:`KeyIndex` turns it into per-key rows with numpy on the host
+(tens of microseconds). :class:`WeightStacks` compares those rows with the previous frame's and
+rewrites only the keys whose row changed, with ``matmul(row, stack, out=live)``: exact for one-hot
+rows (t = 0 and t = 1 reproduce A and B bit for bit), one call per run of keys sharing a row. On
+CUDA the rows go through a pinned host buffer into one device tensor updated in place (no
+allocation), so a captured CUDA graph of the forward pass stays valid.
 """
 
 from __future__ import annotations
@@ -95,55 +96,86 @@ class KeyIndex:
         return w
 
 
-class WeightStacks:
-    """``[K, numel]`` stacks per key on the device, written into live tensors in place."""
+def _rebind(module: torch.nn.Module, key: str, view: torch.Tensor) -> None:
+    """Make parameter or buffer ``key`` of ``module`` use ``view`` as its storage (same object kept)."""
+    prefix, _, name = key.rpartition(".")
+    owner = module.get_submodule(prefix) if prefix else module
+    if name in owner._parameters:
+        owner._parameters[name].data = view
+    elif name in owner._buffers:
+        owner._buffers[name] = view
+    else:
+        raise KeyError(f"{key} is neither a parameter nor a buffer of the live generator")
 
-    def __init__(self, state_dicts: Sequence[Mapping[str, torch.Tensor]], live: Mapping[str, torch.Tensor],
+
+class WeightStacks:
+    """One ``[K, total]`` stack of every blendable value on the device, written into live tensors in place.
+
+    The live generator's blendable parameters and buffers are rebound to views of one flat buffer in
+    key order (layer by layer), so consecutive keys with the same row (a layer, or several layers at
+    the same t) are written by a single ``matmul``: a curve sweep costs one call per layer, not one
+    per tensor. Do not move the live module to another device afterwards (the views would be lost).
+    """
+
+    def __init__(self, state_dicts: Sequence[Mapping[str, torch.Tensor]], live: torch.nn.Module,
                  keys: Sequence[str]) -> None:
         self.keys = list(keys)
         self.num_models = len(state_dicts)
-        with torch.no_grad():
-            self.stacks = [torch.stack([sd[k].detach().reshape(-1).to(live[k].device, torch.float32)
-                                        for sd in state_dicts]).contiguous() for k in self.keys]  # [K, numel]
-        self.live = [live[k].detach().view(1, -1) for k in self.keys]                         # [1, numel]
-        self.device = self.live[0].device if self.live else torch.device("cpu")
+        live_sd = live.state_dict(keep_vars=True)
+        self.device = live_sd[self.keys[0]].device if self.keys else torch.device("cpu")
+        sizes = [live_sd[k].numel() for k in self.keys]
+        self.offsets = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)                # [nk + 1]
+        total = int(self.offsets[-1])
+        with torch.no_grad(), torch.inference_mode(False):     # normal tensors, even from a loader thread
+            self.stack = torch.empty(self.num_models, total, device=self.device)              # [K, total]
+            self.flat = torch.empty(1, total, device=self.device)                              # [1, total]
+            for j, key in enumerate(self.keys):
+                a, b = int(self.offsets[j]), int(self.offsets[j + 1])
+                for m, sd in enumerate(state_dicts):
+                    self.stack[m, a:b] = sd[key].detach().reshape(-1).to(self.device, torch.float32)
+                view = self.flat[0, a:b].view(live_sd[key].shape)
+                view.copy_(live_sd[key].detach())
+                _rebind(live, key, view)
         self.cuda = self.device.type == "cuda"
         self.previous = np.full((len(self.keys), self.num_models), np.nan)    # NaN: the first write is full
         if self.cuda:
             self.host_rows = torch.empty(len(self.keys), self.num_models, pin_memory=True)    # [nk, K]
             self.device_rows = torch.zeros(len(self.keys), self.num_models, device=self.device)
-            self.row_views = [self.device_rows[j:j + 1] for j in range(len(self.keys))]       # [1, K] each
             self.copied = torch.cuda.Event()
 
     @property
     def num_bytes(self) -> int:
         """Device memory held by the stacks."""
-        return sum(s.numel() * s.element_size() for s in self.stacks)
+        return self.stack.numel() * self.stack.element_size()
+
+    def runs(self, rows: np.ndarray) -> list[tuple[int, int]]:
+        """``(first, last)`` key indices of each run of consecutive changed keys sharing one row."""
+        changed = np.any(rows != self.previous, axis=1)                                        # [nk]
+        same = np.all(rows[1:] == rows[:-1], axis=1) & changed[1:] & changed[:-1]             # [nk - 1]
+        starts = np.flatnonzero(changed & ~np.r_[False, same])
+        ends = np.flatnonzero(changed & ~np.r_[same, False])
+        return list(zip(starts.tolist(), ends.tolist()))
 
     @torch.no_grad()
     def write(self, rows: np.ndarray) -> int:
-        """Write every key whose row changed since the last call; returns how many keys were written."""
-        changed = np.flatnonzero(np.any(rows != self.previous, axis=1))
-        if changed.size == 0:
+        """Write every key whose row changed since the last call; returns how many keys were written.
+
+        Each run is ``matmul(row [1, K], stack[:, a:b], out=flat[:, a:b])``: BLAS, ~20x faster here
+        than ``torch.lerp``, and exact for one-hot rows (``1 * a + 0 * b == a``).
+        """
+        runs = self.runs(rows)
+        if not runs:
             return 0
         if self.cuda:
-            self._write_cuda(rows, changed)
+            self.copied.synchronize()                     # the previous upload has left the pinned buffer
+            self.host_rows.copy_(torch.from_numpy(rows.astype(np.float32)))
+            self.device_rows.copy_(self.host_rows, non_blocking=True)
+            self.copied.record()
+            source = self.device_rows
         else:
-            self._write_cpu(rows, changed)
+            source = torch.from_numpy(rows.astype(np.float32))                                 # [nk, K]
+        for first, last in runs:
+            a, b = int(self.offsets[first]), int(self.offsets[last + 1])
+            torch.matmul(source[first:first + 1], self.stack[:, a:b], out=self.flat[:, a:b])  # [1, b - a]
         self.previous = rows.copy()
-        return int(changed.size)
-
-    def _write_cpu(self, rows: np.ndarray, changed: np.ndarray) -> None:
-        # A [1, K] x [K, numel] matmul runs as BLAS: ~20x faster here than torch.lerp or add(alpha=),
-        # and still exact at one-hot rows (1 * a + 0 * b == a).
-        rows32 = torch.from_numpy(rows.astype(np.float32))                                    # [nk, K]
-        for j in changed:
-            torch.matmul(rows32[j:j + 1], self.stacks[j], out=self.live[j])                   # [1, numel]
-
-    def _write_cuda(self, rows: np.ndarray, changed: np.ndarray) -> None:
-        self.copied.synchronize()                         # the previous upload has left the pinned buffer
-        self.host_rows.copy_(torch.from_numpy(rows.astype(np.float32)))
-        self.device_rows.copy_(self.host_rows, non_blocking=True)
-        self.copied.record()
-        for j in changed:
-            torch.matmul(self.row_views[j], self.stacks[j], out=self.live[j])                 # [1, numel]
+        return sum(last - first + 1 for first, last in runs)

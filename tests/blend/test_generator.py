@@ -221,3 +221,15 @@ def test_gpu_blend_updates_in_place_without_allocating_and_keeps_a_captured_grap
     cpu.apply(states[0])
     G.apply(states[0])
     assert close(render(G).cpu(), render(cpu))
+
+
+def test_blend_built_and_driven_under_inference_mode_renders_outside_it_too():
+    kwargs = dict(z_dim=16, w_dim=16, c_dim=0, img_resolution=16, mapping_kwargs={"num_layers": 2},
+                  channel_base=128, channel_max=16)
+    with torch.inference_mode():                          # e.g. a model-loader thread
+        A, B = engine.build_generator(kwargs), engine.build_generator(kwargs)
+        G = BlendedGenerator([A, B])
+        G.apply(masks.compose({"blend.layer.1": 0.5}, len(G.layers)))
+        inside = G(torch.zeros(1, 16))
+    G.set_blend(layers={1: 0.5})
+    assert torch.equal(G(torch.zeros(1, 16)), inside)
