@@ -58,7 +58,7 @@ def _interleaved_ms(steps: Mapping[str, Callable[[int], Any]], frames: int, warm
     return {name: 1000.0 * t for name, t in best.items()}
 
 
-def _sibling(G: torch.nn.Module, seed: int) -> dict[str, torch.Tensor]:
+def _sibling(G: Any, seed: int) -> dict[str, torch.Tensor]:
     gen = torch.Generator().manual_seed(seed)
     fixed = set(G.layers.fixed)
     return {k: v if k in fixed else v + 0.1 * torch.randn(v.shape, generator=gen).to(v.device)
@@ -72,8 +72,8 @@ def blend_benchmark(name: str, init_kwargs: Mapping[str, Any], frames: int = 20,
 
     from .generator import BlendedGenerator
 
-    A = build_generator(init_kwargs, device=device)
-    B = build_generator(A.init_kwargs, _sibling(A, 1), device=device)
+    A: Any = build_generator(init_kwargs, device=device)
+    B: Any = build_generator(A.init_kwargs, _sibling(A, 1), device=device)
     G = BlendedGenerator([A, B])
     n = len(G.layers)
     z = torch.randn(1, A.z_dim, generator=torch.Generator().manual_seed(0)).to(device)
@@ -84,15 +84,17 @@ def blend_benchmark(name: str, init_kwargs: Mapping[str, Any], frames: int = 20,
     sweep_states = [compose({**defaults(n), "blend.curve.amount": 1.0, "blend.curve.width": 1.0,
                              "blend.curve.center": 0.2 + 0.6 * i / rounds}, n) for i in range(rounds)]
 
-    def frame(gen) -> None:
+    def frame(gen: Any, state: Any = None) -> None:
+        if state is not None:
+            G.apply(state)
         gen.synthesis(gen.mapping(z, None), noise_mode="const")
 
     steps = {
         "single": lambda i: frame(A),
-        "still": lambda i: (G.apply(still), frame(G)),
-        "fader": lambda i: (G.apply(fader_states[2 * i]), frame(G)),
+        "still": lambda i: frame(G, still),
+        "fader": lambda i: frame(G, fader_states[2 * i]),
         "fader_apply": lambda i: G.apply(fader_states[2 * i + 1]),
-        "sweep": lambda i: (G.apply(sweep_states[2 * i]), frame(G)),
+        "sweep": lambda i: frame(G, sweep_states[2 * i]),
         "sweep_apply": lambda i: G.apply(sweep_states[2 * i + 1]),
     }
     with torch.inference_mode():

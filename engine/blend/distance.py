@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -29,7 +30,7 @@ def _relative(keys, sa: dict[str, torch.Tensor], sb: dict[str, torch.Tensor]) ->
     return (diff ** 0.5) / max(norm ** 0.5, 1e-12)
 
 
-def layer_distances(A: torch.nn.Module, B: torch.nn.Module) -> list[LayerDistance]:
+def layer_distances(A: Any, B: Any) -> list[LayerDistance]:
     """Relative weight change per layer of the layer table, then the mapping network (last row).
 
     Noise buffers (``noise_const``, fixed random inputs, not learned) are left out.

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,7 +28,7 @@ from .masks import BLEND_KINDS, BlendState, MaskError, finite
 from .stacks import BlendTargets, KeyIndex, WeightStacks, blendable_keys, block_resolution
 
 _DELEGATED = ("family", "config", "init_kwargs", "z_dim", "w_dim", "c_dim", "num_ws", "img_resolution",
-              "img_channels", "layers")
+              "img_channels", "layers", "num_parameters")
 
 
 def _describe_key(table, key: str) -> str:
@@ -38,7 +39,7 @@ def _describe_key(table, key: str) -> str:
     return key if layer is None else f"{key} (layer {layer}, {table[layer].name})"
 
 
-def check_compatible(models: Sequence[torch.nn.Module]) -> None:
+def check_compatible(models: Sequence[Any]) -> None:
     """Raise :class:`IncompatibleModels` unless every model has model A's family, keys and shapes."""
     if len(models) < 2:
         raise IncompatibleModels(f"blending needs two or more models, got {len(models)}")
@@ -72,12 +73,12 @@ def check_compatible(models: Sequence[torch.nn.Module]) -> None:
 class BlendedGenerator:
     """Per-layer blend of K compatible generators (model A = ``models[0]``)."""
 
-    def __init__(self, models: Sequence[torch.nn.Module]) -> None:
+    def __init__(self, models: Sequence[Any]) -> None:
         models = list(models)
         check_compatible(models)
         self.num_models = len(models)
         with torch.inference_mode(False):           # normal tensors even when built under inference_mode
-            self.live = copy.deepcopy(models[0]).eval()
+            self.live: Any = copy.deepcopy(models[0]).eval()
         for p in self.live.parameters():
             p.requires_grad_(False)
         table = self.live.layers
@@ -104,6 +105,15 @@ class BlendedGenerator:
     def synthesis(self) -> torch.nn.Module:
         """The live synthesis network (blended per layer)."""
         return self.live.synthesis
+
+    @property
+    def impl(self) -> str:
+        """The op implementation of the live generator ("ref" or a fast path)."""
+        return self.live.impl
+
+    @impl.setter
+    def impl(self, value: str) -> None:
+        self.live.impl = value
 
     @property
     def device(self) -> torch.device:
@@ -156,15 +166,15 @@ class BlendedGenerator:
             if kind not in BLEND_KINDS:
                 raise MaskError(f"unknown kind {kind!r}; kinds: {', '.join(BLEND_KINDS)}")
             new_kinds[kind] = None if t is None else tg.row(finite(f"kind {kind}", t))
-        new_mapping = None if mapping is None else tg.row(finite("mapping", mapping))
+        new_mapping: np.ndarray | None = None if mapping is None else tg.row(finite("mapping", mapping))
         for i, row in new_layers.items():
             tg.layers[i] = row
         tg.resolutions.update(new_res)
-        for kind, row in new_kinds.items():
-            if row is None:
+        for kind, kind_row in new_kinds.items():
+            if kind_row is None:
                 tg.kinds.pop(kind, None)
             else:
-                tg.kinds[kind] = (row, 1.0)
+                tg.kinds[kind] = (kind_row, 1.0)
         if new_mapping is not None:
             tg.mapping = new_mapping
         self._last_state = None
@@ -198,7 +208,7 @@ class BlendedGenerator:
         else:
             row = self._nway_row(layers, mode)
             per_layer = {i: row for i in range(len(self.layers))}
-        new_mapping = None if mapping is None else self._nway_row(mapping, mode)
+        new_mapping: np.ndarray | None = None if mapping is None else self._nway_row(mapping, mode)
         for i, row in per_layer.items():
             self._targets.layers[i] = row
         if new_mapping is not None:

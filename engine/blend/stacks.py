@@ -100,8 +100,9 @@ def _rebind(module: torch.nn.Module, key: str, view: torch.Tensor) -> None:
     """Make parameter or buffer ``key`` of ``module`` use ``view`` as its storage (same object kept)."""
     prefix, _, name = key.rpartition(".")
     owner = module.get_submodule(prefix) if prefix else module
-    if name in owner._parameters:
-        owner._parameters[name].data = view
+    param = owner._parameters.get(name)
+    if param is not None:
+        param.data = view
     elif name in owner._buffers:
         owner._buffers[name] = view
     else:

@@ -39,7 +39,8 @@ def run(args: argparse.Namespace) -> int:
     from engine.blend.generator import BlendedGenerator
     from engine.blend.spec import parse_mask
     from engine.errors import NetblendError
-    from engine.models.loaders import load_generator, save_generator
+    from engine.models.loaders import load_generator
+    from engine.models.loaders.native import save_native
 
     out = Path(args.output).expanduser()
     if len(args.models) < 2:
@@ -60,6 +61,6 @@ def run(args: argparse.Namespace) -> int:
         mode = "free" if args.free else "convex"
         blended.set_weights(weights, mode=mode, mapping=weights)
         summary = f"{mode} weights {args.weights}"
-    save_generator(blended, out)
+    save_native(out, blended.state_dict(), blended.init_kwargs, blended.family)
     print(f"{' + '.join(args.models)} -> {out} ({summary})")
     return 0

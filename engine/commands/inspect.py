@@ -51,7 +51,7 @@ def compare(models, paths) -> tuple[str, list]:
 
     check_compatible(models)
     out = [f"these {len(models)} models blend (same family, keys and shapes)"]
-    first_rows = []
+    first_rows: list = []
     for path, B in zip(paths[1:], models[1:]):
         rows = layer_distances(models[0], B)
         first_rows = first_rows or rows
