@@ -38,6 +38,8 @@ def configure(parser) -> None:
     parser.add_argument("--autosave", type=float, default=30.0, metavar="S",
                         help="autosave the live state every S seconds (0 = off; default 30)")
     parser.add_argument("--link", action="store_true", help="join an Ableton Link session (tempo) on the LAN")
+    parser.add_argument("--profile", action="store_true",
+                        help="time each stage (blend, mapping, synthesis, convert, sinks) and print medians at exit")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
     add_osc_arguments(parser)
 
@@ -98,7 +100,7 @@ def run(args) -> int:
     from ..control.osc_server import start_osc
     from ..control.presets import Autosaver
     from ..core.control_log import ControlRecorder
-    from ..core.show import build_renderer, load_models, parse_size, resolve_device
+    from ..core.show import build_renderer, load_models, parse_size, resolve_device, warm_up
     from ..errors import NetblendError
     from ..live import LiveShow
 
@@ -109,7 +111,7 @@ def run(args) -> int:
     for path in args.mapping:
         if not Path(path).is_file():
             raise NetblendError(f"--mapping {path}: no such file; the shipped ones are in mappings/")
-    renderer = build_renderer(load_models(args.models, device), device, size=size)
+    renderer = build_renderer(load_models(args.models, device), device, size=size, profile=args.profile)
     context: dict = {"fps": args.fps or 30.0}
     show = LiveShow(renderer, [], device, model_paths=args.models, fps=args.fps,
                     presets_dir=args.presets)
@@ -140,6 +142,7 @@ def run(args) -> int:
             recorder = ControlRecorder(show.registry, args.record_controls)
             show.add_frame_hook(recorder)
             show.closers.append(recorder.close)
+        warm_up(show.renderer, show.registry)
     except BaseException:
         show.close()
         raise
@@ -149,4 +152,6 @@ def run(args) -> int:
     except KeyboardInterrupt:
         stats = show.loop.stats
     print(f"netblend: {stats.summary()}")
+    if args.profile and stats.stages:
+        print(f"netblend: per stage (median): {stats.stage_summary()}")
     return 0

@@ -14,9 +14,10 @@ def configure(parser) -> None:
 
 
 def run(args) -> int:
+    import torch
+
     from ..core.catalog import build_registry
-    from ..core.clock import FakeClock
-    from ..core.show import build_renderer, load_models, resolve_device
+    from ..core.show import build_renderer, load_models, resolve_device, warm_up
 
     device = resolve_device(args.device)
     t0 = time.perf_counter()
@@ -25,19 +26,8 @@ def run(args) -> int:
     renderer = build_renderer(models, device)
     registry = build_registry(renderer.blended)
     registry.set("latent.walk.mode", "slerp")
-    clock = FakeClock(fps=30)
-    times = []
-    for _ in range(max(args.frames, 2)):
-        ft = clock.tick()
-        start = time.perf_counter()
-        renderer.render(registry.snapshot(ft.dt).values, ft)
-        if device.type == "cuda":
-            import torch
-
-            torch.cuda.synchronize(device)
-        times.append(time.perf_counter() - start)
-    steady = sorted(times[1:])[len(times[1:]) // 2]
-    print(f"ready on {device}: models loaded in {t1 - t0:.2f} s; first frame {times[0] * 1000:.0f} ms, "
-          f"then {steady * 1000:.1f} ms per frame ({1 / steady:.1f} fps) at "
-          f"{renderer.width}x{renderer.height}")
+    steady = warm_up(renderer, registry, frames=max(args.frames, 2))
+    threads = f", {torch.get_num_threads()} CPU threads" if device.type == "cpu" else ""
+    print(f"ready on {device}: models loaded in {t1 - t0:.2f} s; {steady * 1000:.1f} ms per frame "
+          f"({1 / steady:.1f} fps) at {renderer.width}x{renderer.height}{threads}")
     return 0

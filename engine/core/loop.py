@@ -159,8 +159,12 @@ class RenderLoop:
         t0 = time.perf_counter()
         pixels = self.renderer.render(snap.values, show_ft)
         frame = Frame(pixels, ft.frame, show_ft.t, _readback=self.renderer.readback)
+        t1 = time.perf_counter()
         self.sinks.send(frame)
-        self.stats.record(time.perf_counter() - t0, ft.t)
+        t2 = time.perf_counter()
+        self.stats.record(t2 - t0, ft.t)
+        if self.renderer.profile:
+            self.stats.record_stages({**self.renderer.times.seconds, "sinks": t2 - t1})
         if self.on_frame is not None:
             self.on_frame(show_ft)
         return frame

@@ -7,6 +7,7 @@ render``. Nothing here runs per frame.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -71,11 +72,39 @@ def build_renderer(models: Sequence, device: torch.device, size: tuple[int, int]
     return Renderer(blended, latents, size=size, profile=profile)
 
 
-def warm_up(renderer: Renderer, registry) -> None:
-    """Render one frame off the show (kernels chosen, caches filled) before going live."""
-    from .clock import FrameTime
+def warm_up(renderer: Renderer, registry, tune_threads: bool = True, frames: int = 3) -> float:
+    """Render a few frames off the show (kernels chosen, caches filled) before going live.
 
-    renderer.render(registry.snapshot(0.0).values, FrameTime(0, 0.0, 0.0, 0.0, 120.0))
+    On a CPU it also picks the intra-op thread count: with every core busy elsewhere (TouchDesigner,
+    OBS, another render), synchronising threads can cost far more than they bring, so one thread and
+    all threads are timed and the faster kept. Returns the steady frame time in seconds."""
+    from .clock import FakeClock
+
+    clock = FakeClock(fps=30)
+
+    def timed() -> float:
+        best = float("inf")
+        for _ in range(frames):
+            ft = clock.tick()
+            t0 = time.perf_counter()
+            renderer.render(registry.snapshot(ft.dt).values, ft)
+            if renderer.device.type == "cuda":
+                torch.cuda.synchronize(renderer.device)
+            best = min(best, time.perf_counter() - t0)
+        return best
+
+    timed()                                   # first frames: allocation, kernel selection
+    many = torch.get_num_threads()
+    best = timed()
+    if tune_threads and renderer.device.type == "cpu" and many > 1:
+        torch.set_num_threads(1)
+        single = timed()
+        if single < best:
+            log.info("CPU: one thread renders faster here (%.1f ms vs %.1f ms); using one", single * 1e3, best * 1e3)
+            best = single
+        else:
+            torch.set_num_threads(many)
+    return best
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:

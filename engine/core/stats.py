@@ -16,6 +16,7 @@ class FrameStats:
     last_t: float = 0.0
     _times: deque = field(default_factory=deque)
     _stamps: deque = field(default_factory=lambda: deque(maxlen=61))
+    stages: dict[str, deque] = field(default_factory=dict)    # profiling: seconds per stage per frame
 
     def record(self, frame_seconds: float, t: float) -> None:
         """One rendered frame: its render time and the clock time it started at."""
@@ -29,6 +30,19 @@ class FrameStats:
             self._times.popleft()
         if self.target_fps and frame_seconds > 1.0 / self.target_fps:
             self.late += 1
+
+    def record_stages(self, seconds: dict[str, float]) -> None:
+        """Per-stage times of one profiled frame (``netblend run --profile``)."""
+        for stage, sec in seconds.items():
+            self.stages.setdefault(stage, deque(maxlen=self.window)).append(sec)
+
+    def stage_summary(self) -> str:
+        """``blend 0.4 ms, mapping 0.2 ms, ...``: median per stage over the profiled frames."""
+        parts = []
+        for stage, times in self.stages.items():
+            ordered = sorted(times)
+            parts.append(f"{stage} {1000.0 * ordered[len(ordered) // 2]:.2f} ms")
+        return ", ".join(parts)
 
     @property
     def elapsed(self) -> float:
