@@ -224,7 +224,8 @@ class BlendedGenerator:
         return self._refresh()
 
     def apply(self, state: BlendState) -> int:
-        """Make the live weights follow a composed :class:`BlendState` (two-model t values).
+        """Make the live weights follow a composed :class:`BlendState` (A-B t values, plus the
+        weights of models C, D, ... from ``state.models`` in free N-way form).
 
         Returns at once (0) when ``state`` equals the previous one; otherwise rewrites only the
         tensors whose coefficients changed and returns how many. Replaces N-way rows set before.
@@ -234,11 +235,12 @@ class BlendedGenerator:
         if len(state.layers) != len(self.layers):
             raise MaskError(f"mask has {len(state.layers)} layers, the model has {len(self.layers)}")
         tg = self._targets
+        others = state.models
         for i, t in enumerate(state.layers):
-            tg.layers[i] = tg.row(t)
+            tg.layers[i] = tg.row(t, others)
         tg.mapping = tg.row(state.mapping)
-        tg.resolutions = {self._resolution(r): tg.row(t) for r, t in state.resolutions}
-        tg.kinds = {kind: (tg.row(v), amount) for kind, v, amount in state.kinds}
+        tg.resolutions = {self._resolution(r): tg.row(t, others) for r, t in state.resolutions}
+        tg.kinds = {kind: (tg.row(v, others), amount) for kind, v, amount in state.kinds}
         tg.safety = state.safety
         self._last_state = state
         self.keys_written = self._refresh()

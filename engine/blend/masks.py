@@ -58,6 +58,7 @@ class BlendState:
     kinds: tuple[tuple[str, float, float], ...] = ()   # (kind, value, amount) with amount != 0
     resolutions: tuple[tuple[int, float], ...] = ()    # (block resolution, t) overrides
     safety: tuple[float, float] = SAFETY_DEFAULT       # (lo, hi) applied after every override
+    models: tuple[float, ...] = ()                     # weights of models C, D, ... on every synthesis layer
 
 
 def finite(name: str, value: object) -> float:
@@ -71,8 +72,11 @@ def finite(name: str, value: object) -> float:
     return v
 
 
-def params(num_layers: int) -> list[ParamSpec]:
-    """The live ``blend.*`` parameters for a model with ``num_layers`` layers."""
+def params(num_layers: int, num_models: int = 2) -> list[ParamSpec]:
+    """The live ``blend.*`` parameters for ``num_models`` models with ``num_layers`` layers.
+
+    With more than two models, ``blend.model.<k>`` (k = 2 for model C, ...) adds model k on every
+    synthesis layer in free N-way form: ``A + t (B - A) + w_k (M_k - A)`` (the mapping stays A-B)."""
     lo, hi = SAFETY_LIMIT
     specs = [ParamSpec(f"blend.layer.{i}", 0.0, lo, hi, smoothing=0.05,
                        doc=f"layer {i}: offset on top of the curve (0 = A, 1 = B)")
@@ -97,6 +101,9 @@ def params(num_layers: int) -> list[ParamSpec]:
         ParamSpec("blend.safety.max", SAFETY_DEFAULT[1], 1.0, hi, doc="highest t allowed (overblend)"),
         ParamSpec("blend.panic", 0.0, kind="trigger", doc="back to model A at once"),
     ]
+    specs += [ParamSpec(f"blend.model.{k}", 0.0, lo, hi, smoothing=0.05,
+                        doc=f"weight of model {chr(ord('A') + k)} on every layer (A + t(B - A) + w(M - A))")
+              for k in range(2, num_models)]
     return specs
 
 
@@ -139,7 +146,7 @@ def _clamp(v: float, lo: float, hi: float) -> float:
 
 
 def compose(values: Mapping[str, object], num_layers: int,
-            resolutions: Mapping[int, float] | None = None) -> BlendState:
+            resolutions: Mapping[int, float] | None = None, num_models: int = 2) -> BlendState:
     """Compose the ``blend.*`` values of one snapshot into a :class:`BlendState`.
 
     Missing names take their defaults; NaN/inf raise :class:`MaskError` (the registry never lets
@@ -162,7 +169,8 @@ def compose(values: Mapping[str, object], num_layers: int,
             kinds.append((kind, _clamp(get(f"blend.kind.{kind}", 0.0), lo, hi), amount))
     res = tuple(sorted((int(r), _clamp(finite(f"resolution {r}", t), lo, hi))
                        for r, t in (resolutions or {}).items()))
-    return BlendState(layers, _clamp(get("blend.mapping", 0.0), lo, hi), tuple(kinds), res, (lo, hi))
+    models = tuple(_clamp(get(f"blend.model.{k}", 0.0), lo, hi) for k in range(2, num_models))
+    return BlendState(layers, _clamp(get("blend.mapping", 0.0), lo, hi), tuple(kinds), res, (lo, hi), models)
 
 
 # ------------------------------------------------------------------------------- EZ presets

@@ -61,10 +61,13 @@ class BlendTargets:
         self.layers = np.tile(self.row(0.0), (self.num_layers, 1))
         self.mapping = self.row(0.0)
 
-    def row(self, t: float) -> np.ndarray:
-        """Two-model t as a K row: ``[1 - t, t, 0, ...]`` (A to B; other models at 0)."""
+    def row(self, t: float, others: Sequence[float] = ()) -> np.ndarray:
+        """Two-model t as a K row ``[1 - t, t, 0, ...]`` (A to B), plus weights of models C, D, ...
+        (``others``; model A takes what the rest leaves, so the row still sums to one)."""
         r = np.zeros(self.num_models)
-        r[0], r[1] = 1.0 - t, t
+        r[1] = t
+        r[2:2 + len(others)] = others[:self.num_models - 2]
+        r[0] = 1.0 - r[1:].sum()
         return r
 
 

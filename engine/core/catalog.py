@@ -27,7 +27,8 @@ def show_params(num_layers: int, generator) -> list[ParamSpec]:
     from ..blend.masks import params as blend_params
     from ..latents import params as latent_params
 
-    return engine_params() + list(blend_params(num_layers)) + list(latent_params(generator))
+    num_models = getattr(generator, "num_models", 2)
+    return engine_params() + list(blend_params(num_layers, num_models)) + list(latent_params(generator))
 
 
 def build_registry(generator, registry: ParamRegistry | None = None) -> ParamRegistry:
@@ -40,6 +41,6 @@ def build_registry(generator, registry: ParamRegistry | None = None) -> ParamReg
     num_layers = len(generator.layers)
     specs = show_params(num_layers, generator)
     wanted = {s.name for s in specs}
-    registry.remove(n for n in registry.names("blend.layer.") if n not in wanted)
+    registry.remove(n for n in registry.names("blend.layer.") + registry.names("blend.model.") if n not in wanted)
     registry.add_all(specs)
     return registry

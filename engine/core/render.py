@@ -82,7 +82,7 @@ class Renderer:
 
         self.times = StageTimes()
         t0 = time.perf_counter()
-        self.blend_state = compose(values, self.num_layers)
+        self.blend_state = compose(values, self.num_layers, num_models=self.blended.num_models)
         self.blended.apply(self.blend_state)
         t0 = self._mark("blend", t0)
         ws = self.latents.ws(values, ft)

@@ -233,3 +233,27 @@ def test_blend_built_and_driven_under_inference_mode_renders_outside_it_too():
         inside = G(torch.zeros(1, 16))
     G.set_blend(layers={1: 0.5})
     assert torch.equal(G(torch.zeros(1, 16)), inside)
+
+
+def test_live_nway_weights_add_a_third_model_in_free_form(sg3_models):
+    """blend.model.2 adds model C on every synthesis layer: A + t (B - A) + w (C - A); mapping stays A-B."""
+    A, B, C = sg3_models
+    G = BlendedGenerator([A, B, C])
+    values = {**masks.defaults(len(A.layers)), **{f"blend.layer.{i}": 0.5 for i in range(len(A.layers))},
+              "blend.model.2": 0.25}
+    assert "blend.model.2" in {s.name for s in masks.params(len(A.layers), num_models=3)}
+    assert "blend.model.2" not in {s.name for s in masks.params(len(A.layers))}
+    G.apply(masks.compose(values, len(A.layers), num_models=3))
+    sa, sb, sc = A.state_dict(), B.state_dict(), C.state_dict()
+    live = G.state_dict()
+    fixed = set(A.layers.fixed)
+    for key, a in sa.items():
+        if key in fixed:
+            continue
+        if key.startswith("mapping."):
+            expect = a
+        else:
+            expect = a + 0.5 * (sb[key] - a) + 0.25 * (sc[key] - a)
+        assert torch.allclose(live[key], expect, rtol=1e-5, atol=1e-6), key
+    G.apply(masks.compose({**masks.defaults(len(A.layers)), "blend.model.2": 1.0}, len(A.layers), num_models=3))
+    assert all(torch.allclose(G.state_dict()[k], sc[k], atol=1e-6) for k in sc if not k.startswith("mapping."))
