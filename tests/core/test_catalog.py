@@ -1,7 +1,5 @@
 """The show's parameter catalog follows the models: layer count, model count, family."""
 
-import torch
-
 from engine.blend.generator import BlendedGenerator
 from engine.core.catalog import build_registry
 from tests.core.test_loop import tiny_pair
@@ -18,4 +16,4 @@ def test_catalog_follows_the_model_set_across_a_swap():
     registry.set("latent.psi", 0.4)
     build_registry(BlendedGenerator([a, b]), registry)      # swap to a pair: C's fader goes, values stay
     assert "blend.model.2" not in registry
-    assert registry.get("latent.psi") == torch.tensor(0.4).item()
+    assert registry.get("latent.psi") == 0.4
