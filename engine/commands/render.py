@@ -11,16 +11,13 @@ import time
 
 
 def configure(parser) -> None:
-    parser.add_argument("models", nargs="*", metavar="MODEL",
-                        help="model files, model A first (default: the built-in demo pair)")
-    parser.add_argument("--preset", metavar="F", help="preset file or name to start from")
-    parser.add_argument("--presets", metavar="DIR", help="presets folder for --preset names (default: presets/)")
+    from . import add_show_arguments
+
+    add_show_arguments(parser)
     parser.add_argument("--controls", metavar="LOG", help="replay a log from `netblend run --record-controls`")
     parser.add_argument("--seconds", type=float, required=True, metavar="S", help="length of the video")
     parser.add_argument("--fps", type=float, default=30.0, metavar="N", help="frames per second (default 30)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="video file (.mp4, .mov, .mkv)")
-    parser.add_argument("--size", metavar="WxH", help="output size (default: the model's resolution)")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -18,21 +18,17 @@ DEMO_WALK = {"latent.walk.mode": "slerp", "latent.walk.period": 4.0, "latent.psi
 
 def configure(parser) -> None:
     from ..control.osc_server import add_osc_arguments
+    from . import add_show_arguments
 
-    parser.add_argument("models", nargs="*", metavar="MODEL",
-                        help="model files (.pkl, .pt, netblend), model A first (default: the built-in demo pair)")
-    parser.add_argument("--preset", metavar="F", help="preset name (in --presets) or .toml file to start with")
-    parser.add_argument("--presets", metavar="DIR", help="presets folder (default: the project's presets/)")
+    add_show_arguments(parser)
     parser.add_argument("--resume", action="store_true", help="restore the state autosaved by the last run")
     parser.add_argument("--mapping", metavar="F", action="append", default=[],
                         help="controller mapping file (mappings/*.toml); repeatable")
     parser.add_argument("--sink", metavar="SPEC", action="append", default=[],
                         help="output: window, null, record:FILE.mp4, snapshot:DIR, ndi:NAME, spout:NAME, "
                              "syphon:NAME, vcam (repeatable; default: window, or null without a display)")
-    parser.add_argument("--size", metavar="WxH", help="output size (default: the model's resolution)")
     parser.add_argument("--fps", type=float, default=None, help="target frame rate (default: as fast as possible)")
     parser.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     parser.add_argument("--midi-port", metavar="REGEX", help="MIDI input ports to open (name regex)")
     parser.add_argument("--record-controls", metavar="LOG", help="log every control change for `netblend render`")
     parser.add_argument("--autosave", type=float, default=30.0, metavar="S",
