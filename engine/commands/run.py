@@ -99,6 +99,7 @@ def run(args) -> int:
     from ..core.show import build_renderer, load_models, parse_size, resolve_device, warm_up
     from ..errors import NetblendError
     from ..live import LiveShow
+    from ..sinks.snapshot import SnapshotSink
 
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="netblend: %(levelname)s: %(message)s")
@@ -115,7 +116,10 @@ def run(args) -> int:
                    mask_source=lambda: list(show.renderer.blend_state.layers) if show.renderer.blend_state else [],
                    fps_source=lambda: show.loop.stats.recent_fps)
     try:
-        show.loop.sinks.sinks.extend(_sinks(args, context))
+        sinks = _sinks(args, context)
+        stills = next((s for s in sinks if isinstance(s, SnapshotSink)), None) or SnapshotSink("snapshots")
+        show.loop.sinks.sinks.extend(sinks if stills in sinks else [*sinks, stills])
+        show.loop.triggers["engine.snapshot"] = stills.request
         if not args.models and not args.preset and not args.resume:
             show.registry.update(DEMO_WALK, source="demo")
             show.registry.jump()

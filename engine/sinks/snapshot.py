@@ -20,6 +20,7 @@ class SnapshotSink(Sink):
         self.folder = Path(folder)
         self.every = every                       # 0 = only on request()
         self.written: list[Path] = []
+        self.error: str | None = None
         self._requested = threading.Event()
         self._queue: queue.Queue = queue.Queue(maxsize=4)
         self._thread: threading.Thread | None = None
@@ -33,7 +34,6 @@ class SnapshotSink(Sink):
         self._requested.set()
 
     def _open(self, width: int, height: int) -> None:
-        self.folder.mkdir(parents=True, exist_ok=True)
         self._thread = threading.Thread(target=self._write_loop, name="netblend-snapshots", daemon=True)
         self._thread.start()
 
@@ -57,6 +57,11 @@ class SnapshotSink(Sink):
             if item is None:
                 return
             path, pixels = item
+            try:
+                self.folder.mkdir(parents=True, exist_ok=True)
+            except OSError as e:  # a bad folder loses this still, never the show
+                self.error = f"cannot create {self.folder}: {e}"
+                continue
             Image.fromarray(pixels, "RGBA").convert("RGB").save(path)
             self.written.append(path)
 

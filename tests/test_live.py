@@ -1,0 +1,93 @@
+"""A live show's actions: snapshot key, preset recall (instant and morphed), panic, tap tempo, model swap."""
+
+import time
+
+import numpy as np
+import pytest
+import torch
+
+from engine.core.clock import FakeClock
+from engine.core.show import build_renderer
+from engine.live import LiveShow
+from engine.models.loaders import save_generator
+from engine.sinks.snapshot import SnapshotSink
+from tests.core.test_loop import Collect, tiny_pair
+
+
+@pytest.fixture
+def show(tmp_path):
+    renderer = build_renderer(tiny_pair(), torch.device("cpu"))
+    collect, stills = Collect(), SnapshotSink(tmp_path / "shots")
+    live = LiveShow(renderer, [collect, stills], torch.device("cpu"), clock=FakeClock(fps=10), fps=10,
+                    presets_dir=tmp_path / "presets")
+    live.loop.triggers["engine.snapshot"] = stills.request
+    live.loop.sinks.open(32, 32)
+    live.collect, live.stills = collect, stills
+    yield live
+    live.close()
+
+
+def steps(show, n):
+    for _ in range(n):
+        show.loop.step()
+
+
+def test_snapshot_trigger_writes_the_next_frame_as_png(show):
+    from PIL import Image
+
+    steps(show, 1)
+    show.registry.set("engine.snapshot", 1)
+    steps(show, 2)
+    show.stills.close()
+    assert len(show.stills.written) == 1
+    png = np.asarray(Image.open(show.stills.written[0]))
+    assert np.array_equal(png, show.collect.frames[1][..., :3])
+
+
+def test_preset_recall_morphs_and_panic_returns_to_it(show):
+    show.registry.set("blend.layer.1", 0.8)
+    show.presets.save("warm")
+    show.registry.set("blend.layer.1", 0.0)
+    show.actions.recall_preset("warm", morph=1.0)          # 1 s at 10 fps
+    steps(show, 5)
+    halfway = show.registry.get("blend.layer.1")
+    assert 0.2 < halfway < 0.8
+    steps(show, 7)
+    assert show.registry.get("blend.layer.1") == pytest.approx(0.8)
+    show.registry.set("blend.layer.1", 2.5)                  # the performer goes wild
+    show.actions.panic()
+    steps(show, 1)
+    assert show.registry.get("blend.layer.1") == pytest.approx(0.8)
+
+
+def test_panic_without_a_preset_returns_to_model_a(show):
+    show.registry.set("blend.layer.2", 1.7)
+    show.registry.set("blend.curve.amount", 1.0)
+    show.actions.panic()
+    steps(show, 1)
+    assert show.registry.get("blend.layer.2") == 0.0 and show.registry.get("blend.curve.amount") == 0.0
+    assert show.renderer.blend_state.layers == tuple(0.0 for _ in show.renderer.blend_state.layers)
+
+
+def test_tap_tempo_sets_the_bpm_and_beats_follow(show):
+    for _ in range(4):
+        show.actions.tap_tempo()
+        steps(show, 1)
+        time.sleep(0.25)
+    assert show.registry.get("tempo.bpm") == pytest.approx(240, rel=0.25)
+    assert show.loop.clock.bpm == show.registry.get("tempo.bpm")
+
+
+def test_a_preset_naming_other_models_swaps_them_in_at_a_frame_boundary(show, tmp_path):
+    other = tiny_pair(seed=9)
+    paths = [tmp_path / "c.safetensors", tmp_path / "d.safetensors"]
+    for G, p in zip(other, paths):
+        save_generator(G, p)
+    show.registry.set("latent.walk.mode", "off")
+    steps(show, 1)
+    show.swap_models(paths)
+    show.loop.swapper._thread.join()
+    steps(show, 1)
+    assert show.model_paths == paths
+    assert not np.array_equal(show.collect.frames[0], show.collect.frames[1])
+    assert show.presets.capture("now").models == {"A": paths[0], "B": paths[1]}
