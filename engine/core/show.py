@@ -61,9 +61,12 @@ def use_ops(G: torch.nn.Module, impl: str) -> None:
 def build_renderer(models: Sequence, device: torch.device, size: tuple[int, int] | None = None,
                    keyframes: Sequence | None = None, profile: bool = False, impl: str = "fast") -> Renderer:
     """A renderer over ``models`` (model A first) with its latent engine; layers use the ``impl`` ops."""
+    from stylegan_ops.cpu_memory import retain_freed_memory
+
     from ..blend.generator import BlendedGenerator
     from ..latents.live import LatentEngine
 
+    retain_freed_memory()  # per-frame CPU tensors reuse freed heap instead of page-faulting anew
     blended = BlendedGenerator(models)
     use_ops(blended.live, impl)
     latents = LatentEngine(blended, device)
