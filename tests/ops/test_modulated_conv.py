@@ -8,6 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+import stylegan_ops.modulated_conv as modulated_conv_module
 from stylegan_ops import conv2d_resample, modulated_conv2d, modulated_conv2d_sg3, setup_filter
 from tests.ops.naive import assert_close, naive_upfirdn2d
 
@@ -117,16 +118,37 @@ def naive_sg3(x, w, s, demodulate, padding, input_gain):
 
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("demodulate", [True, False])
-@pytest.mark.parametrize("gain_shape", [None, (6,), (2, 6)])
-def test_modulated_conv2d_sg3_matches_definition(impl, demodulate, gain_shape):
+@pytest.mark.parametrize("batch,gain_shape", [(1, None), (1, (6,)), (2, None), (2, (6,)), (2, (2, 6))])
+def test_modulated_conv2d_sg3_matches_definition(impl, demodulate, batch, gain_shape):
     gen = torch.Generator().manual_seed(5)
-    x = torch.randn(2, 6, 9, 7, generator=gen)
+    x = torch.randn(batch, 6, 9, 7, generator=gen)
     w = torch.randn(5, 6, 3, 3, generator=gen)
-    s = torch.randn(2, 6, generator=gen) * 3
+    s = torch.randn(batch, 6, generator=gen) * 3
     gain = None if gain_shape is None else torch.rand(gain_shape, generator=gen) + 0.5
     out = modulated_conv2d_sg3(x, w, s, demodulate=demodulate, padding=2, input_gain=gain, impl=impl)
-    assert out.shape == (2, 5, 11, 9)
+    assert out.shape == (batch, 5, 11, 9)
     assert_close(out, naive_sg3(x, w, s, demodulate, 2, gain))
+
+
+@pytest.mark.skipif(not torch.backends.nnpack.is_available(), reason="PyTorch built without NNPACK")
+@pytest.mark.parametrize("batch", [1, 2])
+def test_winograd_convolutions_of_the_fast_path_match_the_definition(monkeypatch, batch):
+    """impl='fast' sends large 3x3 convolutions to NNPACK's Winograd kernel; forced here for small ones."""
+    calls = []
+    nnpack = torch._nnpack_spatial_convolution
+    monkeypatch.setattr(torch, "_nnpack_spatial_convolution", lambda *a: calls.append(1) or nnpack(*a))
+    monkeypatch.setattr(modulated_conv_module, "WINOGRAD_MIN_MACS", 0)
+    gen = torch.Generator().manual_seed(6)
+    x = torch.randn(batch, 16, 12, 10, generator=gen)
+    weight = torch.randn(8, 16, 3, 3, generator=gen)
+    styles = torch.randn(batch, 16, generator=gen) + 1
+    noise = torch.randn(batch, 1, 12, 10, generator=gen)
+    out = modulated_conv2d(x, weight, styles, noise=noise, padding=1, impl="fast")
+    assert_close(out, naive_modulated_conv2d(x, weight, styles, noise, 1, 1, 1, None, True, True))
+    gain = torch.rand(16, generator=gen) + 0.5
+    out = modulated_conv2d_sg3(x, weight, styles, padding=2, input_gain=gain, impl="fast")
+    assert_close(out, naive_sg3(x, weight, styles, True, 2, gain))
+    assert len(calls) == 2
 
 
 def test_modulated_conv_rejects_mismatched_shapes_and_impl():
