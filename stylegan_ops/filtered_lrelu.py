@@ -141,7 +141,10 @@ def filtered_lrelu_fast(x: torch.Tensor, fu: torch.Tensor | None, fd: torch.Tens
     lo_y, hi_y, crop_y = _axis_plan(h, up, pad[2], fuh, (out_h - 1) * down + fdh)
     full_rate = n * (h + lo_y + hi_y) * up * (w + lo_x + hi_x) * up * x.element_size()
     group = max(16, _CHUNK_BYTES // max(full_rate, 1) // 16 * 16)
-    out = torch.empty(out_shape, dtype=x.dtype, device=x.device).contiguous(memory_format=torch.channels_last)
+    # The result keeps the input's layout, so a caller alternating with NCHW (Winograd) convolutions
+    # never pays a full-tensor layout copy; only the channel chunks below are channels_last.
+    layout = torch.contiguous_format if x.is_contiguous() else torch.channels_last
+    out = torch.empty(out_shape, dtype=x.dtype, device=x.device, memory_format=layout)
     for c0 in range(0, c, group):
         xc = x[:, c0:c0 + group]  # [N, G, H, W]
         if b is not None:

@@ -92,6 +92,9 @@ def conv2d_resample(
         px0, px1 = px0 + (fw - down + 1) // 2, px1 + (fw - down) // 2
         py0, py1 = py0 + (fh - down + 1) // 2, py1 + (fh - down) // 2
     pad = [px0, px1, py0, py1]
+    plain = up == 1 and down == 1 and px0 == px1 and py0 == py1 and px0 >= 0 and py0 >= 0
+    if impl == "fast" and not plain:
+        x = x.contiguous(memory_format=torch.channels_last)  # oneDNN's fast layout (plain convs choose their own)
 
     if kw == 1 and kh == 1 and down > 1 and up == 1:  # 1x1: downsample first, then convolve
         x = upfirdn2d(x, f, down=down, padding=pad, flip_filter=flip_filter, impl=impl)
@@ -117,7 +120,7 @@ def conv2d_resample(
         if down > 1:
             x = upfirdn2d(x, f, down=down, flip_filter=flip_filter, impl=impl)
         return x
-    if px0 == px1 and py0 == py1 and px0 >= 0 and py0 >= 0:  # plain convolution
+    if plain:
         if impl == "fast" and groups == 1 and px0 == py0:
             return dense_conv2d(x, w if flip_weight else w.flip([2, 3]), px0)
         return _conv(x, w, padding=(py0, px0), groups=groups, flip_weight=flip_weight)
@@ -191,7 +194,7 @@ def _modulated_conv2d_fast(x: torch.Tensor, weight: torch.Tensor, styles: torch.
                            noise: torch.Tensor | None, up: int, down: int, padding: IntPair,
                            resample_filter: torch.Tensor | None, demodulate: bool,
                            flip_weight: bool) -> torch.Tensor:
-    """modulated_conv2d in channels_last (oneDNN's fast layout), one plain convolution per frame.
+    """modulated_conv2d as one plain convolution per frame (layouts and algorithms as ``dense_conv2d``).
 
     Batch 1 modulates (and demodulates) the weight itself: an ordinary, ungrouped convolution. Larger
     batches modulate the activations instead (``x * styles``, the shared weight, then the output times
@@ -199,7 +202,6 @@ def _modulated_conv2d_fast(x: torch.Tensor, weight: torch.Tensor, styles: torch.
     weights and no grouped convolution. Noise is added in place on the fresh result.
     """
     batch = x.shape[0]
-    x = x.contiguous(memory_format=torch.channels_last)  # [N, I, H, W]
     if batch == 1:
         w = weight * styles.reshape(1, -1, 1, 1)  # [O, I, kh, kw]
         if demodulate:
@@ -259,13 +261,12 @@ def modulated_conv2d_sg3(
 
 def _modulated_conv2d_sg3_fast(x: torch.Tensor, w: torch.Tensor, s: torch.Tensor, demodulate: bool, padding: int,
                                input_gain: torch.Tensor | None) -> torch.Tensor:
-    """modulated_conv2d_sg3 after the RMS normalisation, in channels_last with no grouped convolution.
+    """modulated_conv2d_sg3 after the RMS normalisation, through ``dense_conv2d``, no grouped convolution.
 
     Batch 1: one convolution with the modulated, demodulated weight. Larger batches: the input times
     ``s * input_gain``, the shared weight, then the output times ``rsqrt((w**2).sum([2, 3]) @ s**2)``.
     """
     batch, in_channels = s.shape
-    x = x.contiguous(memory_format=torch.channels_last)  # [N, I, H, W]
     if batch == 1:
         wn = w * s.reshape(1, in_channels, 1, 1)  # [O, I, kh, kw]
         if demodulate:

@@ -160,51 +160,18 @@ def upfirdn2d(
     return stage(x, fy[:, None], (1, upy), (1, downy), (0, 0, py0, py1))  # along y
 
 
-def _phase_plan(size: int, up: int, pad0: int, pad1: int, taps: int) -> tuple[list[tuple[int, int]], int, int, int]:
-    """Polyphase plan along one axis for a correlation kernel of ``taps`` on the upsampled, padded signal.
-
-    Output sample ``up * q + r`` only meets input samples, through taps ``t0, t0 + up, ...`` with
-    ``t0 = (pad0 - r) mod up``, starting at input ``q + d_r``. Returns ([(t0, d_r - d_min) per phase],
-    d_min, common kernel length, outputs per phase).
-    """
-    phases = []
-    for r in range(up):
-        t0 = (pad0 - r) % up
-        phases.append((t0, (r + t0 - pad0) // up))
-    d_min = min(d for _, d in phases)
-    length = max(d - d_min + len(range(t0, taps, up)) for t0, d in phases)
-    outputs = -(-(size * up + pad0 + pad1 - taps + 1) // up)
-    return [(t0, d - d_min) for t0, d in phases], d_min, max(length, 1), outputs
-
-
 def _fir_stage_fast(x: torch.Tensor, k: torch.Tensor, up: tuple[int, int], down: tuple[int, int],
                     pad: tuple[int, int, int, int]) -> torch.Tensor:
-    """``_fir_stage`` without zero-stuffing: each of the ``upx * upy`` output phases is a short depthwise
-    correlation of the input with every ``up``-th tap, all phases in one convolution, then interleaved."""
-    n, c, h, w = x.shape
-    kh, kw = k.shape
+    """``_fir_stage`` for channels_last input: symmetric padding is left to the convolution (no padded
+    copy). Upsampling stays a strided transposed depthwise convolution, which oneDNN runs polyphase in
+    channels_last: 2-10x faster here than an explicit per-phase convolution plus interleaving."""
     (upx, upy), (downx, downy) = up, down
     px0, px1, py0, py1 = pad
-    if upx == 1 and upy == 1:
-        weight = k[None, None].expand(c, 1, kh, kw)  # [C, 1, kh, kw]
-        if px0 == px1 >= 0 and py0 == py1 >= 0:
-            return F.conv2d(x, weight, stride=(downy, downx), padding=(py0, px0), groups=c)
-        x = F.pad(x, [px0, px1, py0, py1])  # [N, C, H+py0+py1, W+px0+px1]
-        return F.conv2d(x, weight, stride=(downy, downx), groups=c)
-    phases_x, dx, lx, qx = _phase_plan(w, upx, px0, px1, kw)
-    phases_y, dy, ly, qy = _phase_plan(h, upy, py0, py1, kh)
-    kernels = k.new_zeros([upy, upx, ly, lx])  # one kernel per output phase (ry, rx)
-    for ry, (ty, oy) in enumerate(phases_y):
-        for rx, (tx, ox) in enumerate(phases_x):
-            sub = k[ty::upy, tx::upx]  # [<= ly, <= lx]
-            kernels[ry, rx, oy:oy + sub.shape[0], ox:ox + sub.shape[1]] = sub
-    weight = kernels.reshape(1, upy * upx, ly, lx).expand(c, -1, -1, -1).reshape(c * upy * upx, 1, ly, lx)
-    x = F.pad(x, [-dx, qx + lx - 1 + dx - w, -dy, qy + ly - 1 + dy - h])  # [N, C, qy+ly-1, qx+lx-1]
-    y = F.conv2d(x, weight, groups=c)  # [N, C*upy*upx, qy, qx] (channels_last)
-    y = y.permute(0, 2, 3, 1).reshape(n, qy, qx, c, upy, upx)  # [N, qy, qx, C, upy, upx]
-    y = y.permute(0, 1, 4, 2, 5, 3).reshape(n, qy * upy, qx * upx, c)  # [N, qy*upy, qx*upx, C]
-    out_h, out_w = h * upy + py0 + py1 - kh + 1, w * upx + px0 + px1 - kw + 1
-    return y.permute(0, 3, 1, 2)[:, :, :out_h:downy, :out_w:downx]  # [N, C, H', W'] channels_last
+    if upx > 1 or upy > 1 or px0 != px1 or py0 != py1 or px0 < 0 or py0 < 0:
+        return _fir_stage(x, k, up, down, pad)
+    c = x.shape[1]
+    weight = k[None, None].expand(c, 1, *k.shape)  # [C, 1, kh, kw], depthwise
+    return F.conv2d(x, weight, stride=(downy, downx), padding=(py0, px0), groups=c)
 
 
 def _split_rank1(f: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
