@@ -124,6 +124,20 @@ def _depthwise(k: torch.Tensor, channels: int, axis: str) -> torch.Tensor:
     return k.reshape(shape).expand(channels, -1, -1, -1)
 
 
+def _padded_channels_last(x: torch.Tensor, b: torch.Tensor | None, lo_x: int, hi_x: int, lo_y: int,
+                          hi_y: int) -> torch.Tensor:
+    """``F.pad(x + b, [lo_x, hi_x, lo_y, hi_y])`` in channels_last, written once (negative pads crop)."""
+    n, c, h, w = x.shape
+    out = torch.empty([n, c, h + lo_y + hi_y, w + lo_x + hi_x], dtype=x.dtype, device=x.device,
+                      memory_format=torch.channels_last).zero_()
+    src = x[:, :, max(-lo_y, 0):h - max(-hi_y, 0), max(-lo_x, 0):w - max(-hi_x, 0)]
+    dst = out[:, :, max(lo_y, 0):max(lo_y, 0) + src.shape[2], max(lo_x, 0):max(lo_x, 0) + src.shape[3]]
+    dst.copy_(src)
+    if b is not None:
+        dst.add_(b.to(x.dtype).reshape(1, -1, 1, 1))
+    return out
+
+
 def filtered_lrelu_fast(x: torch.Tensor, fu: torch.Tensor | None, fd: torch.Tensor | None,
                         b: torch.Tensor | None, up: int, down: int, pad: tuple[int, int, int, int],
                         gain: float, slope: float, clamp: float | None, flip_filter: bool) -> torch.Tensor:
@@ -146,11 +160,9 @@ def filtered_lrelu_fast(x: torch.Tensor, fu: torch.Tensor | None, fd: torch.Tens
     layout = torch.contiguous_format if x.is_contiguous() else torch.channels_last
     out = torch.empty(out_shape, dtype=x.dtype, device=x.device, memory_format=layout)
     for c0 in range(0, c, group):
-        xc = x[:, c0:c0 + group]  # [N, G, H, W]
-        if b is not None:
-            xc = xc + b[c0:c0 + group].to(x.dtype).reshape(1, -1, 1, 1)
+        bc = None if b is None else b[c0:c0 + group]
+        xc = _padded_channels_last(x[:, c0:c0 + group], bc, lo_x, hi_x, lo_y, hi_y)  # [N, G, H', W']
         g = xc.shape[1]
-        xc = F.pad(xc, [lo_x, hi_x, lo_y, hi_y]).contiguous(memory_format=torch.channels_last)
         if ku.ndim == 1:
             xc = F.conv_transpose2d(xc, _depthwise(ku, g, "x"), stride=(1, up), padding=(0, crop_x), groups=g)
             xc = F.conv_transpose2d(xc, _depthwise(ku, g, "y"), stride=(up, 1), padding=(crop_y, 0), groups=g)

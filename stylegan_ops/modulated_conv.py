@@ -46,8 +46,8 @@ def _nnpack_ready() -> bool:
 def dense_conv2d(x: torch.Tensor, w: torch.Tensor, padding: int) -> torch.Tensor:
     """``F.conv2d(x, w, padding=padding)`` (stride 1, no groups) by the fastest CPU algorithm.
 
-    Large 3x3 float32 convolutions go through NNPACK's Winograd kernel (NCHW result); the rest run
-    in channels_last through oneDNN.
+    Large 3x3 float32 convolutions go through NNPACK's Winograd kernel (NCHW result); other k x k
+    ones run in channels_last through oneDNN; 1x1 ones in the input's layout.
     """
     n, in_channels, h, width = x.shape
     out_channels, _, kh, kw = w.shape
@@ -56,7 +56,9 @@ def dense_conv2d(x: torch.Tensor, w: torch.Tensor, padding: int) -> torch.Tensor
             and x.dtype == torch.float32 and not (torch.is_grad_enabled() and (x.requires_grad or w.requires_grad))
             and _nnpack_ready()):
         return torch._nnpack_spatial_convolution(x.contiguous(), w.contiguous(), None, [padding, padding])
-    return F.conv2d(x.contiguous(memory_format=torch.channels_last), w, padding=padding)
+    if kh * kw > 1:  # a 1x1 convolution is one matrix product in either layout: no layout copy
+        x = x.contiguous(memory_format=torch.channels_last)
+    return F.conv2d(x, w, padding=padding)
 
 
 def conv2d_resample(
