@@ -231,7 +231,7 @@ class SynthesisNetwork(nn.Module):
             x, img = block(x, img, block_ws, dtype, fused_modconv, noise_mode, noise_gain)
             w_idx += block.num_conv
         assert img is not None  # the last block always has a ToRGB
-        return img
+        return img.contiguous()  # NCHW, whatever layout the fast ops left it in
 
 
 class StyleGAN2Generator(nn.Module):

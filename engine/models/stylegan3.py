@@ -105,8 +105,8 @@ class SynthesisNetwork(torch.nn.Module):
             layer = getattr(self, name)
             half = layer.spec.use_fp16 and not force_fp32 and x.device.type == "cuda"
             x = layer(x, w, dtype=torch.float16 if half else torch.float32, impl=self.impl)
-        x = x.to(torch.float32)                                              # [N, 3, R, R]
-        return x * self.output_scale if self.output_scale != 1 else x
+        x = x.to(torch.float32).contiguous()                                 # [N, 3, R, R] (fast ops may
+        return x * self.output_scale if self.output_scale != 1 else x        # leave it channels_last)
 
 
 class StyleGAN3Generator(torch.nn.Module):
