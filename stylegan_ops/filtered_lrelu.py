@@ -93,7 +93,7 @@ def output_shape(x_shape: tuple[int, ...], fu: torch.Tensor | None, fd: torch.Te
 # except by surplus outputs that are sliced off the small result. Chunks of channels keep every
 # full-rate intermediate small enough to be reused from the allocator instead of page-faulted anew.
 
-_CHUNK_BYTES = 16 << 20  # full-rate bytes per channel chunk
+_CHUNK_BYTES = 4 << 20  # full-rate bytes per channel chunk (2-8 MiB measured best: ~8 % over 16 MiB)
 
 
 def _axis_plan(size: int, up: int, pad0: int, fu_taps: int, need: int) -> tuple[int, int, int]:

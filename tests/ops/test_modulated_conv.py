@@ -148,7 +148,7 @@ def test_winograd_convolutions_of_the_fast_path_match_the_definition(monkeypatch
     gain = torch.rand(16, generator=gen) + 0.5
     out = modulated_conv2d_sg3(x, weight, styles, padding=2, input_gain=gain, impl="fast")
     assert_close(out, naive_sg3(x, weight, styles, True, 2, gain))
-    assert len(calls) == 2
+    assert len(calls) == (2 if batch == 1 else 0)  # NNPACK's batched kernel is slower than the direct one
 
 
 def test_modulated_conv_rejects_mismatched_shapes_and_impl():
