@@ -91,3 +91,65 @@ def test_a_preset_naming_other_models_swaps_them_in_at_a_frame_boundary(show, tm
     assert show.model_paths == paths
     assert not np.array_equal(show.collect.frames[0], show.collect.frames[1])
     assert show.presets.capture("now").models == {"A": paths[0], "B": paths[1]}
+
+
+@pytest.fixture
+def demo_show(tmp_path):
+    from engine.core.show import load_models
+
+    renderer = build_renderer(load_models([], torch.device("cpu")), torch.device("cpu"))
+    live = LiveShow(renderer, [Collect()], torch.device("cpu"), clock=FakeClock(fps=30), fps=30,
+                    presets_dir=tmp_path / "presets")
+    live.loop.sinks.open(renderer.width, renderer.height)
+    yield live
+    live.close()
+
+
+@pytest.mark.slow
+def test_an_osc_garbage_flood_leaves_the_real_loop_rendering_with_its_values(demo_show):
+    """The demo pair (a real frame cost) keeps most of its frame rate while another process floods
+    the OSC port with garbage, and no bad value reaches a frame."""
+    show = demo_show
+    import subprocess
+    import sys
+
+    from pythonosc.osc_message_builder import build_msg
+
+    from engine.control.osc import OscAdapter
+    from engine.control.osc_server import OscServer, OscServerConfig
+    from tests.control.test_osc_server import FLOODER, wait_for, wait_until_idle
+
+    server = OscServer(OscAdapter(show.registry, show.actions), OscServerConfig(port=0)).start()
+    show.closers.append(server.stop)
+    show.registry.set("latent.walk.mode", "off")
+    import socket
+
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sender.sendto(build_msg("/blend/layer/1", 0.6).dgram, server.address)
+    assert wait_for(lambda: show.registry.get("blend.layer.1") == pytest.approx(0.6)) is not None
+
+    def frames_per_second(seconds):
+        n, start = 0, time.perf_counter()
+        while time.perf_counter() - start < seconds:
+            show.loop.step()
+            n += 1
+        return n / (time.perf_counter() - start)
+
+    calm = frames_per_second(1.5)
+    flood = subprocess.Popen([sys.executable, "-c", FLOODER, str(server.address[1]), "2.5"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        time.sleep(0.3)
+        flooded = frames_per_second(2.0)
+        flood.communicate(timeout=20)
+    finally:
+        if flood.poll() is None:
+            flood.kill()
+    print(f"real loop: {calm:.0f} fps calm, {flooded:.0f} fps under an OSC garbage flood")
+    assert server.running
+    assert flooded > 0.5 * calm      # the flooding process itself takes one of the two cores
+    assert show.registry.get("blend.layer.1") == pytest.approx(0.6)
+    assert show.renderer.blend_state.layers[1] == pytest.approx(0.6)
+    assert wait_until_idle(server, timeout=5.0)
+    sender.sendto(build_msg("/blend/layer/2", 0.9).dgram, server.address)
+    assert wait_for(lambda: show.registry.get("blend.layer.2") == pytest.approx(0.9)) is not None

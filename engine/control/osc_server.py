@@ -14,6 +14,7 @@ import logging
 import socket
 import socketserver
 import threading
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -46,6 +47,37 @@ class OscServerConfig:
     port: int = DEFAULT_PORT                 # 0 picks a free port (tests)
     receive_buffer: int = RECEIVE_BUFFER_BYTES
     poll_interval: float = 0.2               # how often serve_forever checks for a stop request
+    max_share: float = 0.2                   # at most this share of the time handling packets (see DutyCycle)
+
+
+class DutyCycle:
+    """Keeps the OSC thread to ``share`` of the wall clock, so a flood cannot starve the render loop.
+
+    Handling a packet holds the GIL; under a flood the render thread would wait for it between every
+    op. After ``share * window`` seconds of handling within a ``window``, the thread sleeps out the
+    rest of the window (releasing the GIL); meanwhile datagrams queue in the socket buffer, and past
+    it the kernel drops them at no cost to the show. Normal control traffic (thousands of messages a
+    second) never comes near the budget.
+    """
+
+    def __init__(self, share: float = 0.2, window: float = 0.02,
+                 clock=time.perf_counter, sleep=time.sleep):
+        self.share, self.window = share, window
+        self.clock, self.sleep = clock, sleep
+        self.start = clock()
+        self.busy = 0.0
+        self.throttled = 0                      # how often the thread had to sleep
+
+    def spent(self, seconds: float) -> None:
+        """Account ``seconds`` of packet handling; sleeps when the window's budget is used up."""
+        now = self.clock()
+        if now - self.start >= self.window:
+            self.start, self.busy = now, 0.0
+        self.busy += seconds
+        if self.busy >= self.share * self.window:
+            self.throttled += 1
+            self.sleep(max(self.window - (now - self.start), 0.0))
+            self.start, self.busy = self.clock(), 0.0
 
 
 class _PacketHandler(socketserver.BaseRequestHandler):
@@ -56,10 +88,17 @@ class _PacketHandler(socketserver.BaseRequestHandler):
 
 
 class _Server(BlockingOSCUDPServer):
-    def __init__(self, address: tuple[str, int], adapter: OscAdapter):
+    def __init__(self, address: tuple[str, int], adapter: OscAdapter, max_share: float = 0.2):
         super().__init__(address, adapter.dispatcher, bind_and_activate=False)
         self.RequestHandlerClass = _PacketHandler
         self.adapter = adapter
+        self.duty = DutyCycle(max_share)
+
+    def _handle_request_noblock(self) -> None:
+        # The whole datagram (receive, check, handle) counts against the thread's time budget.
+        t0 = time.perf_counter()
+        super()._handle_request_noblock()  # type: ignore[misc]
+        self.duty.spent(time.perf_counter() - t0)
 
     def verify_request(self, request, client_address) -> bool:  # type: ignore[no-untyped-def]
         data = request[0]
@@ -99,7 +138,7 @@ class OscServer:
         if self._server is not None:
             return self
         cfg = self.config
-        server = _Server((cfg.host, cfg.port), self.adapter)
+        server = _Server((cfg.host, cfg.port), self.adapter, cfg.max_share)
         try:
             server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, cfg.receive_buffer)
             server.server_bind()

@@ -218,3 +218,27 @@ def test_garbage_flood_leaves_the_server_running_and_the_values_intact(server):
     assert wait_for(lambda: reg.get("blend.layer.2") == pytest.approx(0.9)) is not None
     snap = reg.snapshot()
     assert all(snap.get(k) == v for k, v in watch.items())
+
+
+def test_duty_cycle_sleeps_out_the_window_once_the_budget_is_spent():
+    from engine.control.osc_server import DutyCycle
+
+    now = [0.0]
+    slept = []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    duty = DutyCycle(share=0.25, window=0.02, clock=lambda: now[0], sleep=sleep)
+    for _ in range(4):                   # 4 packets of 1 ms: 4 ms < 5 ms budget
+        now[0] += 0.001
+        duty.spent(0.001)
+    assert slept == []
+    now[0] += 0.001
+    duty.spent(0.001)                    # 5 ms of 20 ms spent: sleep out the remaining 15 ms
+    assert slept == [pytest.approx(0.015)]
+    assert duty.throttled == 1
+    now[0] += 0.001
+    duty.spent(0.001)                    # a fresh window
+    assert len(slept) == 1
