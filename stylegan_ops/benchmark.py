@@ -1,7 +1,8 @@
 """Reference vs fast op timings at the shapes of real generators (used by ``netblend bench``).
 
 ``bench_ops`` runs every op call one frame of the generator makes, once with ``impl='ref'`` and once
-with ``impl='fast'`` on the same inputs, and reports the summed milliseconds per frame and their
+with ``impl='fast'`` on the same input values (StyleGAN2's in the memory layout each impl keeps
+between layers), and reports the summed milliseconds per frame and their
 ratio, plus the largest difference between the two results. Random weights; batch 1.
 
 Run directly: ``python -m stylegan_ops.benchmark [--quick] [--device cpu]``.
@@ -20,7 +21,7 @@ import torch
 
 from .bias_act import bias_act
 from .filtered_lrelu import filtered_lrelu
-from .modulated_conv import modulated_conv2d, modulated_conv2d_sg3
+from .modulated_conv import fast_layout, modulated_conv2d, modulated_conv2d_sg3
 from .upfirdn2d import setup_filter, upsample2d
 
 
@@ -91,6 +92,12 @@ def _sg3_calls(resolution: int, channel_base: int, channel_max: int, device: str
     return calls
 
 
+def _as_kept(x: torch.Tensor) -> dict[str, torch.Tensor]:
+    """``x`` per impl in the layout that impl's previous layer leaves it in (fast: ``fast_layout``), so
+    no impl is charged a layout copy that a real frame never makes."""
+    return {"ref": x, "fast": x.contiguous(memory_format=fast_layout(x))}
+
+
 def _sg2_calls(resolution: int, channel_base: int, channel_max: int, device: str) -> dict[str, list[Callable]]:
     """op name -> calls (each taking impl) of one StyleGAN2 frame (skip architecture)."""
     gen = torch.Generator().manual_seed(0)
@@ -101,24 +108,24 @@ def _sg2_calls(resolution: int, channel_base: int, channel_max: int, device: str
         cin = min(channel_base // (res // 2 if res > 4 else 4), channel_max)
         cout = min(channel_base // res, channel_max)
         for up, c_in in ([(2, cin)] if res > 4 else []) + [(1, cout)]:
-            x = torch.randn(1, c_in, res // up, res // up, generator=gen).to(device)
+            x = _as_kept(torch.randn(1, c_in, res // up, res // up, generator=gen).to(device))
             w = torch.randn(cout, c_in, 3, 3, generator=gen).to(device)
             st = torch.randn(1, c_in, generator=gen).to(device)
             noise = torch.randn(1, 1, res, res, generator=gen).to(device)
             calls["modulated_conv2d"].append(
                 lambda impl, x=x, w=w, st=st, up=up, n=noise: modulated_conv2d(
-                    x, w, st, noise=n, up=up, padding=1, resample_filter=f, flip_weight=up == 1, impl=impl))
-            y = torch.randn(1, cout, res, res, generator=gen).to(device)
+                    x[impl], w, st, noise=n, up=up, padding=1, resample_filter=f, flip_weight=up == 1, impl=impl))
+            y = _as_kept(torch.randn(1, cout, res, res, generator=gen).to(device))
             b = torch.randn(cout, generator=gen).to(device)
-            calls["bias_act"].append(lambda impl, y=y, b=b: bias_act(y, b, act="lrelu", clamp=256, impl=impl))
+            calls["bias_act"].append(lambda impl, y=y, b=b: bias_act(y[impl], b, act="lrelu", clamp=256, impl=impl))
         w_rgb = torch.randn(3, cout, 1, 1, generator=gen).to(device)
-        x_rgb = torch.randn(1, cout, res, res, generator=gen).to(device)
+        x_rgb = _as_kept(torch.randn(1, cout, res, res, generator=gen).to(device))
         st_rgb = torch.randn(1, cout, generator=gen).to(device)
         calls["modulated_conv2d"].append(
-            lambda impl, x=x_rgb, w=w_rgb, st=st_rgb: modulated_conv2d(x, w, st, demodulate=False, impl=impl))
+            lambda impl, x=x_rgb, w=w_rgb, st=st_rgb: modulated_conv2d(x[impl], w, st, demodulate=False, impl=impl))
         if res > 4:
-            img = torch.randn(1, 3, res // 2, res // 2, generator=gen).to(device)
-            calls["upsample2d"].append(lambda impl, img=img: upsample2d(img, f, impl=impl))
+            img = _as_kept(torch.randn(1, 3, res // 2, res // 2, generator=gen).to(device))
+            calls["upsample2d"].append(lambda impl, img=img: upsample2d(img[impl], f, impl=impl))
         res *= 2
     return calls
 
