@@ -1,11 +1,16 @@
 """MIDI ports: open the inputs that match, feed their messages to an adapter, light the LEDs, and
 survive a controller being unplugged and plugged back in.
 
-:class:`MidiPorts` runs one background thread. Incoming messages arrive through mido's callbacks
-(python-rtmidi's own thread) and go straight to the handler; the background thread rescans the port
-list every ``rescan`` seconds (opening new matches, closing vanished ones) and sends LED feedback for
-``led = true`` bindings about 30 times a second. Nothing a device does (garbage, sysex floods,
-disappearing) stops it.
+:class:`MidiPorts` runs one background thread. It polls the open inputs every ``poll`` seconds and
+hands each message to the handler, rescans the port list every ``rescan`` seconds (opening new
+matches, closing vanished ones) and sends LED feedback for ``led = true`` bindings about 30 times a
+second. Nothing a device does (garbage, sysex floods, disappearing) stops it.
+
+Why polling and not callbacks: python-rtmidi runs an input callback on the MIDI system's own thread
+(JACK's process thread), which must take the GIL; a Python thread holding the GIL inside a blocking
+rtmidi call (opening a port, listing ports) then waits on that same JACK cycle, and the process hangs
+(seen in testing). With rtmidi backends, inputs are therefore opened through python-rtmidi directly
+with no callback: messages wait in rtmidi's own queue until this thread collects them.
 
 The backend is mido's default unless ``backend`` (a name such as ``mido.backends.rtmidi/UNIX_JACK``)
 or ``MIDO_BACKEND`` says otherwise. ALSA without a sound system raises ``SystemError`` (not
@@ -18,6 +23,7 @@ import logging
 import os
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -28,20 +34,65 @@ from ..errors import NetblendError
 log = logging.getLogger(__name__)
 
 
+# Every port list, open and close goes through this lock. Each of them opens a client of the MIDI
+# system, and libjack's per-process state is not safe against clients opened and closed from two
+# threads at once (it crashed the process in testing).
+BACKEND_LOCK = threading.RLock()
+
+
 class MidiUnavailable(NetblendError):
     """There is no MIDI system to talk to (no ALSA sequencer, no JACK server, ...)."""
 
 
-def get_backend(name: str | None = None) -> mido.Backend:
+class SerializedBackend:
+    """A mido backend whose port listing, opening and closing hold :data:`BACKEND_LOCK`."""
+
+    def __init__(self, backend: mido.Backend):
+        self.backend = backend
+        self.name = backend.name          # module, e.g. "mido.backends.rtmidi"
+        self.api = backend.api            # e.g. "UNIX_JACK" (None = the backend's default)
+
+    def get_input_names(self) -> list[str]:
+        with BACKEND_LOCK:
+            return self.backend.get_input_names()
+
+    def get_output_names(self) -> list[str]:
+        with BACKEND_LOCK:
+            return self.backend.get_output_names()
+
+    def open_input(self, name: str | None = None, virtual: bool = False, callback=None) -> LockedPort:
+        with BACKEND_LOCK:
+            return LockedPort(self.backend.open_input(name, virtual=virtual, callback=callback))
+
+    def open_output(self, name: str | None = None, virtual: bool = False) -> LockedPort:
+        with BACKEND_LOCK:
+            return LockedPort(self.backend.open_output(name, virtual=virtual))
+
+
+class LockedPort:
+    """A mido port whose ``close`` holds :data:`BACKEND_LOCK`; everything else passes through."""
+
+    def __init__(self, port):
+        self._port = port
+
+    def __getattr__(self, attr):
+        return getattr(self._port, attr)
+
+    def close(self) -> None:
+        with BACKEND_LOCK:
+            self._port.close()
+
+
+def get_backend(name: str | None = None) -> SerializedBackend:
     """The mido backend named ``name`` (or ``$MIDO_BACKEND``, or mido's default), loaded now."""
     name = name or os.environ.get("MIDO_BACKEND") or "mido.backends.rtmidi"
     try:
-        return mido.Backend(name, load=True)
+        return SerializedBackend(mido.Backend(name, load=True))
     except ImportError as e:
         raise MidiUnavailable(f"MIDI backend {name} cannot load ({e}); pip install python-rtmidi") from None
 
 
-def port_names(backend: mido.Backend, output: bool = False) -> list[str]:
+def port_names(backend, output: bool = False) -> list[str]:
     """Input (or output) port names; raises :class:`MidiUnavailable` when there is no MIDI system."""
     try:
         return list(backend.get_output_names() if output else backend.get_input_names())
@@ -57,12 +108,76 @@ def matching(names: list[str], pattern: str | None) -> list[str]:
     return [n for n in names if rx.search(n)]
 
 
+class PolledRtMidiInput:
+    """A python-rtmidi input with no callback: messages queue in rtmidi until :meth:`pending`."""
+
+    def __init__(self, api: str | None, name: str, queue_size: int = 8192):
+        import rtmidi
+
+        rtapi = getattr(rtmidi, f"API_{api}") if api else rtmidi.API_UNSPECIFIED
+        with BACKEND_LOCK:
+            self._rt = rtmidi.MidiIn(rtapi=rtapi, name="netblend", queue_size_limit=queue_size)
+            try:
+                names = self._rt.get_ports()
+                if name not in names:
+                    raise OSError(f"unknown port {name!r}")
+                self._rt.open_port(names.index(name), name="in")
+            except (RuntimeError, rtmidi.RtMidiError) as e:
+                self._rt.delete()
+                raise OSError(str(e)) from None
+        self._rt.ignore_types(sysex=False, timing=False, active_sense=True)
+        self.name = name
+
+    def pending(self, limit: int = 4096) -> list[list[int]]:
+        """Raw messages received since the last call (at most ``limit``)."""
+        out = []
+        for _ in range(limit):
+            item = self._rt.get_message()
+            if item is None:
+                break
+            out.append(item[0])
+        return out
+
+    def close(self) -> None:
+        with BACKEND_LOCK:
+            self._rt.close_port()
+            self._rt.delete()
+
+
+class MidoPolledInput:
+    """Any other mido backend's input, polled the same way."""
+
+    def __init__(self, backend, name: str):
+        self._port = backend.open_input(name)
+        self.name = name
+
+    def pending(self, limit: int = 4096) -> list:
+        out = []
+        for _ in range(limit):
+            msg = self._port.poll()
+            if msg is None:
+                break
+            out.append(msg)
+        return out
+
+    def close(self) -> None:
+        self._port.close()
+
+
+def open_polled_input(backend, name: str):
+    """Open input ``name`` for polling (python-rtmidi directly for rtmidi backends)."""
+    if backend.name == "mido.backends.rtmidi":
+        return PolledRtMidiInput(backend.api, name)
+    return MidoPolledInput(backend, name)
+
+
 @dataclass
 class MidiPortsConfig:
     input_pattern: str | None = None        # --midi-port REGEX, else the mapping's [device].port
     output_pattern: str | None = None       # LED output; the mapping's [device].output
     backend: str | None = None              # mido backend name; None = $MIDO_BACKEND or default
     rescan: float = 1.0                     # seconds between port rescans (unplug/replug)
+    poll: float = 0.001                     # seconds between input polls (latency)
     led_interval: float = 1 / 30            # seconds between LED updates
 
 
@@ -75,8 +190,8 @@ class MidiPorts:
         self.handler = handler
         self.led_source = led_source          # e.g. MidiAdapter.led_messages
         self.backend = get_backend(config.backend)
-        self.inputs: dict[str, mido.ports.BaseInput] = {}
-        self.output: mido.ports.BaseOutput | None = None
+        self.inputs: dict[str, PolledRtMidiInput | MidoPolledInput] = {}
+        self.output: LockedPort | None = None
         self.errors = 0
         self.connects = 0                     # how many times a port was (re)opened
         self._stop = threading.Event()
@@ -119,18 +234,47 @@ class MidiPorts:
 
     # ------------------------------------------------------------------ the thread
     def _run(self) -> None:
-        next_scan = 0.0
-        clock = 0.0
-        while not self._stop.wait(self.config.led_interval):
-            clock += self.config.led_interval
-            if clock >= next_scan:
-                next_scan = clock + self.config.rescan
+        now = time.monotonic()
+        next_scan, next_led = now + self.config.rescan, now
+        while not self._stop.wait(self.config.poll):
+            self._poll_inputs()
+            now = time.monotonic()
+            if now >= next_scan:
+                next_scan = now + self.config.rescan
                 try:
                     self.rescan()
                 except Exception:       # a backend hiccup must not end the thread; retried next scan
                     self.errors += 1
                     log.exception("MIDI port rescan failed; retrying in %.1f s", self.config.rescan)
-            self._send_leds(only_changed=True)
+            if now >= next_led:
+                next_led = now + self.config.led_interval
+                self._send_leds(only_changed=True)
+
+    def _poll_inputs(self) -> None:
+        with self._lock:
+            inputs = list(self.inputs.values())
+        for port in inputs:
+            try:
+                items = port.pending()
+            except Exception:           # a port torn down under us; the rescan closes it
+                self.errors += 1
+                log.debug("MIDI poll failed on %s", port.name, exc_info=True)
+                continue
+            for item in items:
+                self._deliver(item, port.name)
+
+    def _deliver(self, item, port_name: str) -> None:
+        try:
+            msg = item if isinstance(item, mido.Message) else mido.Message.from_bytes(item)
+        except (ValueError, TypeError):
+            return                      # garbage from the device: skipped
+        try:
+            if self.intercept is not None and self.intercept(msg, port_name):
+                return
+            self.handler(msg, port_name)
+        except Exception:               # nothing a controller sends may kill the input
+            self.errors += 1
+            log.exception("MIDI message from %s could not be handled", port_name)
 
     def rescan(self) -> None:
         """Open new matching inputs, close vanished ones, (re)open the LED output."""
@@ -145,7 +289,7 @@ class MidiPorts:
                 _close_quietly(self.inputs.pop(name))
             for name in sorted(wanted - set(self.inputs)):
                 try:
-                    self.inputs[name] = self.backend.open_input(name, callback=self._callback(name))
+                    self.inputs[name] = open_polled_input(self.backend, name)
                     self.connects += 1
                     log.info("MIDI input %s connected", name)
                 except (OSError, SystemError) as e:
@@ -184,17 +328,6 @@ class MidiPorts:
         except Exception:               # a vanished output; the next rescan reopens it
             self.errors += 1
             log.debug("MIDI LED send failed", exc_info=True)
-
-    def _callback(self, port_name: str) -> Callable[[mido.Message], None]:
-        def on_message(msg: mido.Message) -> None:
-            try:
-                if self.intercept is not None and self.intercept(msg, port_name):
-                    return
-                self.handler(msg, port_name)
-            except Exception:           # nothing a controller sends may kill the input
-                self.errors += 1
-                log.exception("MIDI message from %s could not be handled", port_name)
-        return on_message
 
 
 def _close_quietly(port) -> None:

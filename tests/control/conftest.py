@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import time
 import uuid
@@ -62,21 +63,37 @@ def actions() -> RecordingActions:
     return RecordingActions()
 
 
+def _die_with_parent() -> None:
+    """In the jackd child: get SIGTERM when the test process dies, even by a crash (Linux)."""
+    try:
+        import ctypes
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)   # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
 @pytest.fixture(scope="session")
 def _jack_server():
-    """Start ``jackd`` with the dummy driver under a unique name; yields (name, error)."""
+    """Start ``jackd`` with the dummy driver under a unique name; yields (name, error).
+
+    A probe port stays open for the whole session: libjack tears down its per-process state whenever
+    the last client of the process closes, and keeping one client alive avoids that churn.
+    """
     if shutil.which("jackd") is None:
         yield None, "jackd is not installed (apt-get install jackd2)"
         return
     name = f"netblend-test-{uuid.uuid4().hex[:8]}"
-    proc = subprocess.Popen(["jackd", "--no-realtime", "-n", name, "-d", "dummy", "-r", "48000", "-p", "256"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(["jackd", "--no-realtime", "-t", "10000", "-n", name,
+                             "-d", "dummy", "-r", "48000", "-p", "256"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
     old = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "MIDO_BACKEND", "JACK_NO_START_SERVER")}
     os.environ.update(JACK_DEFAULT_SERVER=name, MIDO_BACKEND=JACK_BACKEND, JACK_NO_START_SERVER="1")
-    error = _wait_for_jack(proc)
+    probe, error = _wait_for_jack(proc)
     try:
         yield (None, error) if error else (name, None)
     finally:
+        if probe is not None:
+            probe.close()
         proc.terminate()
         try:
             proc.wait(timeout=5)
@@ -90,29 +107,28 @@ def _jack_server():
                 os.environ[key] = value
 
 
-def _wait_for_jack(proc: subprocess.Popen) -> str | None:
-    """Poll until a JACK client can list ports (ready in ~0.2 s); the error text if it never is."""
-    import mido
+def _wait_for_jack(proc: subprocess.Popen):
+    """Poll until a JACK client can open a port (~0.2 s); returns (probe port, None) or (None, error)."""
+    from engine.control.midi_ports import get_backend
+
     deadline = time.monotonic() + 5.0
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             err = proc.stderr.read().decode(errors="replace").strip().splitlines() if proc.stderr else []
-            return f"jackd exited with {proc.returncode}: {err[-1] if err else 'no message'}"
+            return None, f"jackd exited with {proc.returncode}: {err[-1] if err else 'no message'}"
         try:
-            backend = mido.Backend(JACK_BACKEND, load=True)
-            port = backend.open_output(f"probe-{uuid.uuid4().hex[:6]}", virtual=True)
-            port.close()
-            return None
+            return get_backend(JACK_BACKEND).open_output("netblend-test-probe", virtual=True), None
         except (OSError, SystemError):
             time.sleep(0.1)
-    return "jackd did not become ready within 5 s"
+    return None, "jackd did not become ready within 5 s"
 
 
 @pytest.fixture
 def jack(request, _jack_server):
-    """A mido backend on the test JACK server (skips the test when JACK is unavailable)."""
-    import mido
+    """A (serialized) mido backend on the test JACK server; skips the test when JACK is unavailable."""
+    from engine.control.midi_ports import get_backend
+
     name, error = _jack_server
     if error:
         missing_resource(request.config, "midi", error)
-    return mido.Backend(JACK_BACKEND, load=True)
+    return get_backend(JACK_BACKEND)

@@ -12,7 +12,7 @@ import pytest
 
 from engine.control.mapping import load_mapping, parse_mapping
 from engine.control.midi import MidiAdapter
-from engine.control.midi_ports import MidiPorts, MidiPortsConfig
+from engine.control.midi_ports import BACKEND_LOCK, MidiPorts, MidiPortsConfig
 
 pytestmark = pytest.mark.midi
 MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
@@ -48,7 +48,9 @@ def connect(jack, name, adapter, rescan=1.0, output=None):
     ports = MidiPorts(MidiPortsConfig(input_pattern=name, output_pattern=output,
                                       backend="mido.backends.rtmidi/UNIX_JACK", rescan=rescan),
                       adapter.handle, led_source=adapter.led_messages).start()
-    assert wait_for(lambda: ports.connected), "the input thread did not find the fake controller"
+    if not wait_for(lambda: ports.connected):
+        ports.close()
+        pytest.fail("the input thread did not find the fake controller")
     return ports
 
 
@@ -161,20 +163,39 @@ def test_sysex_flood_and_garbage_do_not_kill_the_input(controller, registry):
         ports.close()
 
 
+class VirtualLedInput:
+    """The device's LED input: a polled virtual rtmidi input (no Python callback on JACK's thread)."""
+
+    def __init__(self, name):
+        import rtmidi
+        with BACKEND_LOCK:
+            self._rt = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="fakedevice")
+            self._rt.open_virtual_port(name)
+        self.received: list[mido.Message] = []
+
+    def values(self, control):
+        while (item := self._rt.get_message()) is not None:
+            self.received.append(mido.Message.from_bytes(item[0]))
+        return [m.value for m in self.received if m.type == "control_change" and m.control == control]
+
+    def close(self):
+        with BACKEND_LOCK:
+            self._rt.close_port()
+            self._rt.delete()
+
+
 def test_leds_follow_the_parameter(jack, registry):
     name = f"fakeled-{uuid.uuid4().hex[:6]}"
-    lights: list[mido.Message] = []
-    device_in = jack.open_input(name, virtual=True, callback=lights.append)   # the device's LED input
+    device_in = VirtualLedInput(name)
     device_out = jack.open_output(name, virtual=True)
     mapping, adapter = nanokontrol(registry)
     ports = connect(jack, name, adapter, output=name)
     try:
-        assert wait_for(lambda: any(m.type == "control_change" and m.control == 41 for m in lights))
-        assert [m.value for m in lights if m.control == 41] == [0]
+        assert wait_for(lambda: device_in.values(41) == [0])          # the initial state on connect
         send_paced(device_out, [mido.Message("control_change", control=41, value=127),
                                 mido.Message("control_change", control=41, value=0)])
         assert wait_for(lambda: registry.get("engine.pause") == 1.0)
-        assert wait_for(lambda: [m.value for m in lights if m.control == 41] == [0, 127])
+        assert wait_for(lambda: device_in.values(41) == [0, 127])
     finally:
         ports.close()
         device_in.close()
