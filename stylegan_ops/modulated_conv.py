@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from .bias_act import check_impl
-from .upfirdn2d import IntPair, filter_size, parse_padding, upfirdn2d
+from .upfirdn2d import IntPair, fast_layout, filter_size, parse_padding, upfirdn2d
 
 
 def _conv(x: torch.Tensor, w: torch.Tensor, stride: int = 1, padding: tuple[int, int] = (0, 0),
@@ -60,12 +60,6 @@ def dense_conv2d(x: torch.Tensor, w: torch.Tensor, padding: int) -> torch.Tensor
     if kh * kw > 1:  # a 1x1 convolution is one matrix product in either layout: no layout copy
         x = x.contiguous(memory_format=fast_layout(x))
     return F.conv2d(x, w, padding=padding)
-
-
-def fast_layout(x: torch.Tensor) -> torch.memory_format:
-    """oneDNN's faster layout for a convolution of ``x`` on this CPU: channels_last from 32x32 pixels
-    up (1.4-3x faster than NCHW there), NCHW below (up to 2x faster at 4x4 and 8x8)."""
-    return torch.channels_last if x.shape[2] * x.shape[3] >= 1024 else torch.contiguous_format
 
 
 def conv2d_resample(

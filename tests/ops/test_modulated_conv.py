@@ -40,11 +40,12 @@ def naive_modulated_conv2d(x, weight, styles, noise, up, down, padding, f, demod
     return out if noise is None else out + noise.double()
 
 
+@pytest.mark.parametrize("size", [(6, 7), (32, 33)])  # fast switches to channels_last from 32x32 pixels
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("k", [1, 3])
-def test_conv2d_resample_matches_definition(impl, k):
+def test_conv2d_resample_matches_definition(impl, k, size):
     gen = torch.Generator().manual_seed(0)
-    x = torch.randn(2, 4, 6, 7, generator=gen)  # [N, C, H, W]
+    x = torch.randn(2, 4, *size, generator=gen)  # [N, C, H, W]
     f = setup_filter([1, 3, 3, 1])
     for (up, down), flip, groups, pad in itertools.product([(1, 1), (2, 1), (1, 2), (2, 2), (4, 1)],
                                                          [True, False], [1, 2], [0, k // 2, 2]):

@@ -29,12 +29,13 @@ def _filters():
 FILTERS = _filters()
 
 
+@pytest.mark.parametrize("size", [(7, 10), (32, 33)])  # fast switches to channels_last from 32x32 pixels
 @pytest.mark.parametrize("impl", IMPLS)
 @pytest.mark.parametrize("fname", list(FILTERS))
 @pytest.mark.parametrize("up", SCALINGS)
-def test_upfirdn2d_matches_zero_stuffing_definition(impl, fname, up):
+def test_upfirdn2d_matches_zero_stuffing_definition(impl, fname, up, size):
     f = FILTERS[fname]
-    x = torch.randn(2, 3, 7, 10, generator=torch.Generator().manual_seed(0))  # [N, C, H, W], non-square
+    x = torch.randn(2, 3, *size, generator=torch.Generator().manual_seed(0))  # [N, C, H, W], non-square
     checked = 0
     for down, pad, flip, gain in itertools.product(SCALINGS, PADDINGS, [False, True], [1.0, 3.0]):
         fw, fh = (1, 1) if f is None else (f.shape[-1], f.shape[0])
