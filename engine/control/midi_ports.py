@@ -177,7 +177,7 @@ class MidiPortsConfig:
     output_pattern: str | None = None       # LED output; the mapping's [device].output
     backend: str | None = None              # mido backend name; None = $MIDO_BACKEND or default
     rescan: float = 1.0                     # seconds between port rescans (unplug/replug)
-    poll: float = 0.001                     # seconds between input polls (latency)
+    poll: float = 0.002                     # seconds between input polls (adds at most this latency)
     led_interval: float = 1 / 30            # seconds between LED updates
 
 
