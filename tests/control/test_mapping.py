@@ -95,3 +95,14 @@ def test_osc_aliases_for_the_osc_server(tmp_path):
     assert [(a.address, a.param, a.range) for a in mapping.osc] == [
         ("/td/fader1", "blend.layer.3", (-1.0, 2.0)), ("/raw", "latent.psi", None)]
     assert mapping.unknown_params(engine_registry(10)) == []
+
+
+@pytest.mark.parametrize("name", CONTROLLERS)
+def test_preset_buttons_recall_shipped_presets_or_user_slots(name):
+    """A recall button names a preset in presets/, or a user slot (user-N, or one a save button writes)."""
+    shipped = {p.stem for p in (MAPPINGS.parent / "presets").glob("*.toml")}
+    bindings = load_mapping(MAPPINGS / name).midi
+    saved = {b.preset for b in bindings if b.action == "save"}
+    recalled = {b.preset for b in bindings if b.preset and b.action != "save"}
+    assert recalled & shipped, "the buttons should reach the example presets"
+    assert all(p in shipped or p in saved or p.startswith("user-") for p in recalled), recalled - shipped
