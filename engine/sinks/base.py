@@ -74,11 +74,15 @@ class Sink(ABC):
     def available(cls) -> bool:
         return cls.why_not() is None
 
+    def _unavailable(self) -> str | None:
+        """Why this instance cannot open (default: the class's ``why_not``)."""
+        return self.why_not()
+
     # -- protocol -------------------------------------------------------------------------------
     def open(self, width: int, height: int) -> Sink:
         if self.is_open:
             return self
-        reason = self.why_not()
+        reason = self._unavailable()
         if reason is not None:
             raise SinkError(f"{self.name}: {reason}")
         self._open(width, height)

@@ -46,6 +46,10 @@ class NdiSink(Sink):
             return f"the NDI runtime failed to load ({e}); reinstall cyndilib"
         return None
 
+    def _unavailable(self) -> str | None:
+        # A sender supplied by the caller (tests, a custom transport) needs no cyndilib.
+        return self.why_not() if self._factory is _cyndilib_sender else None
+
     @classmethod
     def from_spec(cls, arg: str | None, options: dict[str, str], fps: float = 60.0, **context) -> NdiSink:
         return cls(arg or "netblend", fps=float(options.get("fps", fps or 60.0)))
