@@ -1,0 +1,41 @@
+"""`netblend run --mapping ... --midi-port ...` wiring: a controller on a real (JACK) port moves the
+show's parameters and its buttons reach the show's actions."""
+
+from __future__ import annotations
+
+import argparse
+import uuid
+from pathlib import Path
+
+import mido
+import pytest
+import torch
+
+from engine.commands.run import _start_midi
+from engine.core.clock import FakeClock
+from engine.core.show import build_renderer
+from engine.live import LiveShow
+from tests.control.test_midi_ports import send_paced, wait_for
+from tests.core.test_loop import tiny_pair
+
+pytestmark = pytest.mark.midi
+MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
+
+
+def test_run_binds_a_shipped_mapping_to_the_live_show(jack, tmp_path):
+    name = f"nanoKONTROL2-fake-{uuid.uuid4().hex[:6]}"
+    port = jack.open_output(name, virtual=True)
+    show = LiveShow(build_renderer(tiny_pair(), torch.device("cpu")), [], torch.device("cpu"),
+                    clock=FakeClock(fps=30), presets_dir=tmp_path)
+    try:
+        _start_midi(argparse.Namespace(mapping=[str(MAPPINGS / "nanokontrol2.toml")], midi_port=name), show)
+        assert show.closers, "no MIDI input was opened"
+        # fader 1 (CC 0) swept from the bottom: soft takeover picks it up at the current value (0)
+        send_paced(port, [mido.Message("control_change", channel=0, control=0, value=v) for v in range(128)])
+        assert wait_for(lambda: show.registry.get("blend.layer.0") == pytest.approx(1.0))
+        # the stop button (CC 42) is panic: back to model A
+        port.send(mido.Message("control_change", channel=0, control=42, value=127))
+        assert wait_for(lambda: show.registry.trigger_counts()["blend.panic"] == 1)
+    finally:
+        show.close()
+        port.close()
