@@ -148,10 +148,14 @@ class LiveShow:
         self.registry.jump(values)
 
     def recall(self, name_or_path: str | Path, morph: float | None = None) -> None:
-        """Recall a preset by name (presets folder) or path: values now or morphed; models and
+        """Recall a preset by name (presets folder) or path: values now or morphed over ``morph``
+        (default: the live ``preset.morph``, in beats when ``preset.morph.beats`` is on); models and
         keyframes switched at a frame boundary (models load on a worker thread first)."""
         preset = find_preset(name_or_path, self.presets.folder)
-        self.presets.apply(preset, morph)
+        if morph is None:
+            morph = self.registry.get("preset.morph") or None
+        unit = "beats" if self.registry.get("preset.morph.beats") > 0.5 else "seconds"
+        self.presets.apply(preset, morph, unit)
         self._last_preset = {n: v for n, v in preset.expanded(self.registry).items()
                              if n in self.registry and self.registry.spec(n).kind != "trigger"}
         models = list(preset.models.values())

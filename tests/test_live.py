@@ -153,3 +153,16 @@ def test_an_osc_garbage_flood_leaves_the_real_loop_rendering_with_its_values(dem
     assert wait_until_idle(server, timeout=5.0)
     sender.sendto(build_msg("/blend/layer/2", 0.9).dgram, server.address)
     assert wait_for(lambda: show.registry.get("blend.layer.2") == pytest.approx(0.9)) is not None
+
+
+def test_a_button_recall_morphs_over_the_live_morph_time_in_beats(show):
+    show.registry.set("blend.layer.1", 1.0)
+    show.presets.save("bright")
+    show.registry.set("blend.layer.1", 0.0)
+    show.registry.update({"preset.morph": 2.0, "preset.morph.beats": 1.0, "tempo.bpm": 120.0})
+    steps(show, 1)
+    show.actions.recall_preset("bright")          # a MIDI button: no morph argument
+    steps(show, 6)                                # 0.6 s at 120 bpm = 1.2 of 2 beats
+    assert 0.4 < show.registry.get("blend.layer.1") < 0.8
+    steps(show, 6)
+    assert show.registry.get("blend.layer.1") == pytest.approx(1.0)

@@ -19,6 +19,7 @@ def engine_params() -> list[ParamSpec]:
         ParamSpec("tempo.bpm", 120.0, 20.0, 300.0, doc="tempo for walks and morphs in beats"),
         ParamSpec("tempo.tap", kind="trigger", doc="tap tempo"),
         ParamSpec("preset.morph", 0.0, 0.0, 64.0, doc="seconds (or beats) a preset recall morphs over"),
+        ParamSpec("preset.morph.beats", 0.0, kind="bool", doc="preset.morph counts beats instead of seconds"),
     ]
 
 
