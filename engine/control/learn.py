@@ -21,13 +21,9 @@ from pathlib import Path
 import mido
 
 from ..errors import MappingError
+from . import toml_read
 from .mapping import MidiBinding, load_mapping, parse_mapping
 from .toml_write import dumps, format_key, format_value, write_text_atomic
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
 
 _IGNORED = {"clock", "start", "stop", "continue", "active_sensing", "sysex", "songpos", "reset",
             "quarter_frame", "tune_request", "song_select", "note_off", "aftertouch", "polytouch"}
@@ -138,8 +134,8 @@ def write_binding(path: str | Path, binding: dict, port: str | None = None) -> P
     else:
         old_text = path.read_text(encoding="utf-8")
         try:
-            data = tomllib.loads(old_text)
-        except tomllib.TOMLDecodeError as e:
+            data = toml_read.loads(old_text)
+        except toml_read.TOMLDecodeError as e:
             raise MappingError(f"{path}: not valid TOML ({e}); fix it before learning into it") from None
         new = parse_mapping({"midi": [binding]}, path).midi[0]
         old = list(data.get("midi", []))
@@ -150,7 +146,7 @@ def write_binding(path: str | Path, binding: dict, port: str | None = None) -> P
         else:
             data["midi"] = kept + [binding]
             text = "# Rewritten by `netblend midi learn` (a control was re-bound).\n" + dumps(data)
-    parse_mapping(tomllib.loads(text), path)        # refuse to write anything that will not load
+    parse_mapping(toml_read.loads(text), path)        # refuse to write anything that will not load
     write_text_atomic(path, text)
     load_mapping(path)
     return path

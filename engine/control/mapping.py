@@ -16,11 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MappingError
-
-try:
-    import tomllib
-except ModuleNotFoundError:  # Python 3.10
-    import tomli as tomllib  # type: ignore[no-redef]
+from .toml_read import read_toml
 
 CONTROLS = ("cc", "cc14", "nrpn", "note", "pitchbend", "clock")
 CURVES = ("linear", "exp", "log", "scurve")
@@ -129,14 +125,8 @@ class Mapping:
 def load_mapping(path: str | Path) -> Mapping:
     """Read and validate a mapping file; raise :class:`MappingError` naming the file, binding and fix."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise MappingError(f"{path}: no such mapping file; `ls mappings/` shows the shipped ones") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise MappingError(f"{path}: cannot read the mapping file ({e}); check its permissions") from None
-    except tomllib.TOMLDecodeError as e:
-        raise MappingError(f"{path}: not valid TOML ({e}); fix the syntax at that line") from None
+    data = read_toml(path, MappingError, "mapping file",
+                     f"{path}: no such mapping file; `ls mappings/` shows the shipped ones")
     return parse_mapping(data, path)
 
 

@@ -30,6 +30,7 @@ from pythonosc.dispatcher import Dispatcher, Handler
 from ..core.params import ParamError, ParamRegistry
 from ..errors import MappingError
 from .actions import Actions
+from .mapping import OscAlias, load_mapping
 
 log = logging.getLogger("netblend.osc")
 
@@ -42,15 +43,6 @@ ACTION_ADDRESSES = {
 MAX_ARGUMENTS = 256             # per message; more is garbage here and costs ~2.5 us each to parse
 MAX_COUNTED_ADDRESSES = 256     # distinct unknown addresses counted one by one (the total is always counted)
 MAX_LOGGED = 20                 # distinct problems logged; a random-address flood cannot flood the log
-
-
-@dataclass(frozen=True)
-class OscAlias:
-    """``address`` stands for ``param`` (a parameter, list prefix or action address in dotted form)."""
-
-    address: str
-    param: str
-    range: tuple[float, float] | None = None    # incoming 0..1 scaled into this range; None = raw
 
 
 @dataclass
@@ -308,49 +300,5 @@ class OscAdapter:
 
 # ---------------------------------------------------------------------- mapping files
 def load_osc_aliases(path: str | Path) -> list[OscAlias]:
-    """The ``[[osc]]`` aliases of a mapping file (through ``engine.control.mapping`` when present)."""
-    try:
-        from .mapping import load_mapping
-    except ImportError:
-        return parse_osc_aliases(path)
-    mapping = load_mapping(path)
-    return [OscAlias(str(a.address), str(a.param), _range_of(getattr(a, "range", None), path))
-            for a in getattr(mapping, "osc", ())]
-
-
-def parse_osc_aliases(path: str | Path) -> list[OscAlias]:
-    """Read the ``[[osc]]`` tables of a mapping file ourselves (address, param, optional range)."""
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise MappingError(f"cannot read mapping file {path}: {e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise MappingError(f"mapping file {path} is not valid TOML: {e}; fix the line it names") from None
-    tables = data.get("osc", [])
-    if not isinstance(tables, list):
-        raise MappingError(f"{path}: `osc` must be an array of tables, written [[osc]]")
-    aliases = []
-    for i, table in enumerate(tables):
-        if not isinstance(table, dict):
-            raise MappingError(f"{path}: [[osc]] entry {i + 1} must be a table")
-        address, param = table.get("address"), table.get("param")
-        if not isinstance(address, str) or not address.startswith("/"):
-            raise MappingError(f"{path}: [[osc]] entry {i + 1} needs address = \"/some/address\"")
-        if not isinstance(param, str) or not param:
-            raise MappingError(f"{path}: [[osc]] {address} needs param = \"a.parameter.name\"")
-        aliases.append(OscAlias(address, param, _range_of(table.get("range"), path)))
-    return aliases
-
-
-def _range_of(value: object, path: str | Path) -> tuple[float, float] | None:
-    if value is None:
-        return None
-    if (isinstance(value, (list, tuple)) and len(value) == 2
-            and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)):
-        return (float(value[0]), float(value[1]))
-    raise MappingError(f"{path}: an [[osc]] range must be two numbers, e.g. range = [0.0, 1.0]")
+    """The ``[[osc]]`` aliases of a mapping file (parsed and validated by ``engine.control.mapping``)."""
+    return list(load_mapping(path).osc)

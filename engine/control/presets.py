@@ -47,6 +47,7 @@ from pathlib import Path
 from ..core.clock import FrameTime
 from ..core.params import ParamError, ParamRegistry, ParamSpec
 from ..errors import PresetError
+from .toml_read import read_toml
 from .toml_write import write_atomic
 
 log = logging.getLogger("netblend.presets")
@@ -73,18 +74,8 @@ def check_name(name: str) -> str:
 
 
 def _read_toml(path: Path) -> dict:
-    try:
-        import tomllib
-    except ModuleNotFoundError:  # Python 3.10
-        import tomli as tomllib
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise PresetError(f"no preset file {path}; `netblend run --preset` names one in the folder") from None
-    except (OSError, UnicodeDecodeError) as e:
-        raise PresetError(f"cannot read preset {path}: {e}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise PresetError(f"preset {path} is not valid TOML ({e}); fix or delete the file") from None
+    return read_toml(path, PresetError, "preset file",
+                     f"no preset file {path}; `netblend run --preset` names one in the presets folder")
 
 
 @dataclass
