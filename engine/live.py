@@ -118,7 +118,10 @@ class LiveShow:
                 fn = self._boundary.get_nowait()
             except queue.Empty:
                 break
-            fn()
+            try:
+                fn()
+            except Exception as e:  # a change that cannot apply is dropped; the show goes on
+                log.warning("a change at the frame boundary failed and was dropped: %s", e)
         morph = self.presets.morph
         if morph is not None and not morph.step_frame(ft):
             self.presets.morph = None
@@ -162,8 +165,10 @@ class LiveShow:
         if models and [Path(p).resolve() for p in models] != [p.resolve() for p in self.model_paths]:
             self.swap_models(models, keyframes=preset.keyframes)
         elif preset.keyframes:
+            latents = self.renderer.latents
+            ready = [latents.keyframe(k) for k in preset.keyframes]   # files are read here, not in the loop
             self.keyframes = list(preset.keyframes)
-            self.at_frame_boundary(lambda: self.renderer.latents.set_keyframes(list(preset.keyframes)))
+            self.at_frame_boundary(lambda: latents.set_keyframes(ready))
 
     def swap_models(self, paths: Sequence[str | Path], keyframes: Sequence = ()) -> None:
         """Load new models off the render thread; the loop switches to them at a frame boundary.

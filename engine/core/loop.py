@@ -135,14 +135,20 @@ class RenderLoop:
         self.stats = FrameStats(target_fps=fps)
         self.show_time = ShowTime()
         self._seen: dict[str, int] = registry.trigger_counts()  # presses from now on fire
+        self.errors = 0
+        self.last_t = 0.0                                       # clock time of the last tick
+        self._reported: set[str] = set()
         self._stop = threading.Event()
 
     def stop(self) -> None:
         self._stop.set()
 
-    def step(self) -> Frame:
-        """One frame: tick, swap models if ready, snapshot, fire triggers, render, send."""
+    def step(self) -> Frame | None:
+        """One frame: tick, swap models if ready, snapshot, fire triggers, render, send.
+
+        Returns the frame, or None when it could not render (logged; the next frame tries again)."""
         ft = self.clock.tick()
+        self.last_t = ft.t
         new = self.swapper.poll()
         if new is not None:
             self.renderer = new
@@ -154,10 +160,14 @@ class RenderLoop:
                 self._seen[name] = count
                 action = self.triggers.get(name)
                 if action is not None:
-                    action()
+                    self._guard(f"trigger {name}", action)
         show_ft = self.show_time.advance(ft, paused=snap.get("engine.pause") > 0.5)
         t0 = time.perf_counter()
-        pixels = self.renderer.render(snap.values, show_ft)
+        try:
+            pixels = self.renderer.render(snap.values, show_ft)
+        except Exception as e:  # a frame that cannot render is skipped; the window keeps the last one
+            self._report("render", e)
+            return None
         frame = Frame(pixels, ft.frame, show_ft.t, _readback=self.renderer.readback)
         t1 = time.perf_counter()
         self.sinks.send(frame)
@@ -166,8 +176,22 @@ class RenderLoop:
         if self.renderer.profile:
             self.stats.record_stages({**self.renderer.times.seconds, "sinks": t2 - t1})
         if self.on_frame is not None:
-            self.on_frame(show_ft)
+            self._guard("frame hook", partial(self.on_frame, show_ft))
         return frame
+
+    def _guard(self, what: str, call: Callable[[], object]) -> None:
+        try:
+            call()
+        except Exception as e:  # nothing a control or hook does may stop the show
+            self._report(what, e)
+
+    def _report(self, what: str, error: Exception) -> None:
+        """Log a failure once per distinct message (a failure every frame must not flood the log)."""
+        self.errors += 1
+        key = f"{what}: {error}"
+        if key not in self._reported and len(self._reported) < 100:
+            self._reported.add(key)
+            log.error("%s failed (the show goes on): %s", what, error)
 
     def run(self, seconds: float | None = None, frames: int | None = None) -> FrameStats:
         """Render until ``stop()``, ``seconds`` of clock time or ``frames`` frames; returns the stats."""
@@ -180,8 +204,8 @@ class RenderLoop:
             period = 1.0 / self.fps if self.fps else 0.0
             if frames is not None and n >= frames:
                 break
-            if seconds is not None and self.stats.last_t + period >= seconds - 1e-9:
+            if seconds is not None and self.last_t + period >= seconds - 1e-9:
                 break
             if self.fps:
-                self.clock.sleep_until(self.stats.last_t + period)
+                self.clock.sleep_until(self.last_t + period)
         return self.stats

@@ -99,7 +99,8 @@ class LatentEngine:
         return self.G.mapping.w_avg
 
     # ------------------------------------------------------------------ configuration (not per frame)
-    def _keyframe(self, item: int | str | os.PathLike | torch.Tensor | Keyframe) -> Keyframe:
+    def keyframe(self, item: int | str | os.PathLike | torch.Tensor | Keyframe) -> Keyframe:
+        """A walk keyframe from a seed, a W/W+ file (read now) or a W+ tensor; raises LatentFileError."""
         if isinstance(item, Keyframe):
             return item
         if isinstance(item, (int, np.integer)):
@@ -110,11 +111,11 @@ class LatentEngine:
 
     def set_keyframes(self, items: Sequence[int | str | os.PathLike | torch.Tensor | Keyframe]) -> None:
         """Walk keyframes: seeds, W/W+ file paths or W+ tensors (raises LatentFileError for a bad file)."""
-        self.keyframes = [self._keyframe(item) for item in items]
+        self.keyframes = [self.keyframe(item) for item in items]
 
     def set_mix_source(self, item: int | str | os.PathLike | torch.Tensor | None) -> None:
         """Style-mix rows from a W/W+ file or tensor instead of ``latent.mix.seed`` (``None``: the seed)."""
-        self.mix_source = None if item is None else self._keyframe(item).ws
+        self.mix_source = None if item is None else self.keyframe(item).ws
 
     def trigger_actions(self, registry) -> dict[str, Callable[[], None]]:
         """Actions for the loop's triggers: ``latent.next_seed`` / ``prev_seed`` step ``latent.seed``."""

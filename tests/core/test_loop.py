@@ -140,3 +140,23 @@ def test_bad_control_values_never_reach_a_frame(value):
         loop.registry.set("blend.layer.1", value)
     loop.run(frames=1)
     assert np.isfinite(sink.frames[0]).all()
+
+
+def test_failures_in_triggers_hooks_and_render_never_stop_the_loop(caplog):
+    sink = Collect()
+    loop = make_loop([sink])
+    loop.triggers["engine.snapshot"] = lambda: 1 / 0
+    loop.on_frame = lambda ft: (_ for _ in ()).throw(RuntimeError("hook broke"))
+    loop.registry.set("engine.snapshot", 1)
+    loop.run(frames=3)
+    assert len(sink.frames) == 3
+    real_render = loop.renderer.render
+    loop.renderer.render = lambda *a: (_ for _ in ()).throw(RuntimeError("device lost"))
+    stats = loop.run(seconds=0.5)                       # stops on time although nothing renders
+    assert loop.last_t >= 0.4 and len(sink.frames) == 3
+    loop.renderer.render = real_render
+    loop.run(frames=2)
+    assert len(sink.frames) == 5
+    assert caplog.text.count("device lost") == 1       # logged once, not once per frame
+    assert "division by zero" in caplog.text and "hook broke" in caplog.text
+    assert stats is loop.stats and loop.errors > 3
