@@ -67,6 +67,11 @@ def run(args) -> int:
         from ..control.presets import PresetManager
 
         PresetManager(args.presets or ".", registry).apply(preset)
+    elif not paths:
+        from ..models.demo import DEMO_SHOW
+
+        registry.update(DEMO_SHOW, source="demo")
+        registry.jump()
     replay = ControlReplay(registry, events)
     total = round(args.seconds * args.fps)
     clock = FakeClock(fps=args.fps)

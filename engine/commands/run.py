@@ -12,9 +12,6 @@ import signal
 import sys
 from pathlib import Path
 
-DEMO_WALK = {"latent.walk.mode": "slerp", "latent.walk.period": 4.0, "latent.psi": 0.7,
-             "blend.curve.amount": 1.0, "blend.curve.center": 0.5, "blend.curve.width": 1.5}
-
 
 def configure(parser) -> None:
     from ..control.osc_server import add_osc_arguments
@@ -121,7 +118,9 @@ def run(args) -> int:
         show.loop.sinks.sinks.extend(sinks if stills in sinks else [*sinks, stills])
         show.loop.triggers["engine.snapshot"] = stills.request
         if not args.models and not args.preset and not args.resume:
-            show.registry.update(DEMO_WALK, source="demo")
+            from ..models.demo import DEMO_SHOW
+
+            show.registry.update(DEMO_SHOW, source="demo")
             show.registry.jump()
         if args.resume and show.presets.restore() is None:
             print("netblend: nothing to resume yet (no autosave); starting fresh", file=sys.stderr)

@@ -30,6 +30,9 @@ DEMO_KWARGS = {
     "conv_clamp": 256,
 }
 DEMO_SEED = 2026
+# How the demo plays when no preset is given: a slow slerp walk, B fading in over the finer layers.
+DEMO_SHOW = {"latent.walk.mode": "slerp", "latent.walk.period": 4.0, "latent.psi": 0.7,
+             "blend.curve.amount": 1.0, "blend.curve.center": 0.5, "blend.curve.width": 1.5}
 
 
 def _randn_like(t: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -77,6 +80,17 @@ def _shape_model(state: dict[str, torch.Tensor], res_gain: dict[int, float], pal
             state[key] = torch.tensor(noise * (1.0 + math.log2(res) / 8))
 
 
+def _oriented_kernels(shape: torch.Size, gen: torch.Generator) -> torch.Tensor:
+    """3x3 edge detectors at a random orientation per output channel, ``[out, in, 3, 3]``: added to
+    B's fine convolutions they turn soft colour fields into ridged, marbled texture."""
+    out_ch, in_ch = shape[0], shape[1]
+    angle = torch.rand(out_ch, generator=gen) * math.pi                        # [out]
+    y, x = torch.meshgrid(torch.arange(-1.0, 2.0), torch.arange(-1.0, 2.0), indexing="ij")
+    ridge = torch.cos(angle)[:, None, None] * x + torch.sin(angle)[:, None, None] * y   # [out, 3, 3]
+    sign = torch.randint(0, 2, (out_ch, in_ch), generator=gen).float() * 2 - 1          # [out, in]
+    return sign[:, :, None, None] * ridge[:, None]                                       # [out, in, 3, 3]
+
+
 def _w_avg(G, n: int = 1000) -> torch.Tensor:
     gen = torch.Generator().manual_seed(DEMO_SEED + 7)
     with torch.no_grad():
@@ -99,6 +113,8 @@ def demo_state_dicts() -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]
             res = int(parts[1][1:])
             amount = 0.15 + 0.6 * min(1.0, math.log2(res / 4) / 5)
             b[key] = value + amount * value.std().clamp_min(0.1) * _randn_like(value, gen)
+            if res >= 16 and parts[2].startswith("conv") and parts[-1] == "weight" and value.dim() == 4:
+                b[key] = b[key] + 1.5 * value.std() * _oriented_kernels(value.shape, gen)
         else:
             b[key] = value.clone()
     _shape_model(a, {4: 1.0, 8: 1.1, 16: 1.1, 32: 0.9, 64: 0.6, 128: 0.3, 256: 0.15}, _palette(0.0, 1.5), 0.02)
