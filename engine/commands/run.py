@@ -146,6 +146,10 @@ def run(args) -> int:
         show.close()
         raise
     signal.signal(signal.SIGTERM, lambda *_: show.loop.stop())
+    playing = ", ".join(Path(p).name for p in args.models) or "the built-in demo pair"
+    outputs = ", ".join(s.name for s in show.loop.sinks.sinks if not isinstance(s, SnapshotSink))
+    print(f"netblend: playing {playing} on {device} at {show.renderer.width}x{show.renderer.height} -> {outputs}"
+          f"{'' if args.fps is None else f' at {args.fps:g} fps'}; Ctrl-C stops", file=sys.stderr)
     try:
         stats = show.run(seconds=args.seconds)
     except KeyboardInterrupt:
