@@ -9,6 +9,7 @@ to the loop's frame boundary, never done from a control thread.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import time
 from collections.abc import Callable, Sequence
@@ -29,13 +30,22 @@ log = logging.getLogger("netblend")
 PROJECT_PRESETS = Path(__file__).resolve().parents[1] / "presets"
 
 
+def default_presets_dir() -> Path:
+    """``$NETBLEND_PRESETS``, else the project's ``presets/`` (a source checkout), else a user folder."""
+    if os.environ.get("NETBLEND_PRESETS"):
+        return Path(os.environ["NETBLEND_PRESETS"])
+    if PROJECT_PRESETS.is_dir() and os.access(PROJECT_PRESETS, os.W_OK):
+        return PROJECT_PRESETS
+    return Path.home() / ".local" / "share" / "netblend" / "presets"
+
+
 def find_preset(name_or_path: str | Path, folder: str | Path | None = None):
     """A preset by file path (``.toml`` or an existing file) or by name in ``folder``."""
     from .control.presets import PresetManager, check_name
 
     path = Path(name_or_path)
     if path.suffix != ".toml" and not path.exists():
-        path = Path(folder or PROJECT_PRESETS) / f"{check_name(str(name_or_path))}.toml"
+        path = Path(folder or default_presets_dir()) / f"{check_name(str(name_or_path))}.toml"
     return PresetManager.load_path(path)
 
 
@@ -79,7 +89,8 @@ class LiveShow:
         self.model_paths = [Path(p) for p in model_paths]
         self.keyframes: list = []
         self.registry = build_registry(renderer.blended, registry)
-        self.presets = PresetManager(presets_dir or PROJECT_PRESETS, self.registry, live_state=self._live_state)
+        self.presets = PresetManager(presets_dir or default_presets_dir(), self.registry,
+                                     live_state=self._live_state)
         self.tempo = TempoTracker(on_change=lambda bpm: self.registry.set("tempo.bpm", bpm, source="tempo"))
         self.actions = ShowActions(self)
         self._boundary: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()

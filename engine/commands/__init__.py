@@ -7,6 +7,7 @@ def add_show_arguments(parser) -> None:
     parser.add_argument("models", nargs="*", metavar="MODEL",
                         help="model files (.pkl, .pt, netblend), model A first (default: the built-in demo pair)")
     parser.add_argument("--preset", metavar="F", help="preset name (in --presets) or .toml file to start with")
-    parser.add_argument("--presets", metavar="DIR", help="presets folder (default: the project's presets/)")
+    parser.add_argument("--presets", metavar="DIR",
+                        help="presets folder (default: $NETBLEND_PRESETS, else the project's presets/)")
     parser.add_argument("--size", metavar="WxH", help="output size (default: the model's resolution)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
