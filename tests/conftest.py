@@ -53,6 +53,18 @@ def oracle() -> Path:
     return ORACLE
 
 
+def oracle_generator(oracle: Path, name: str):
+    """The oracle model ``name`` (e.g. ``sg2_64_A``) built from its kwargs and state dict."""
+    import json
+
+    import numpy as np
+
+    from engine.models.build import build_generator
+
+    kwargs = json.loads((oracle / f"{name}.json").read_text())["init_kwargs"]
+    return build_generator(kwargs, dict(np.load(oracle / f"{name}.npz")))
+
+
 @pytest.fixture
 def device(request) -> str:
     """The GPU device for tests marked gpu."""

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
-import numpy as np
 import pytest
 import torch
 
 import engine
-
-
-def oracle_model(oracle, name: str):
-    kwargs = json.loads((oracle / f"{name}.json").read_text())["init_kwargs"]
-    return engine.build_generator(kwargs, dict(np.load(oracle / f"{name}.npz")))
+from tests.conftest import oracle_generator as oracle_model
 
 
 def perturbed(G, seed: int, scale: float = 0.2):

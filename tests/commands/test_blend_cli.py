@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import json
-
 import numpy as np
-import pytest
 import torch
 
 import engine
 from engine.cli import main
-from engine.models.loaders import save_generator
-
-
-@pytest.fixture(scope="module")
-def saved(oracle, tmp_path_factory):
-    folder = tmp_path_factory.mktemp("blend")
-    paths = {}
-    for name in ("sg2_64_A", "sg2_64_B"):
-        kwargs = json.loads((oracle / f"{name}.json").read_text())["init_kwargs"]
-        G = engine.build_generator(kwargs, dict(np.load(oracle / f"{name}.npz")))
-        paths[name] = str(save_generator(G, folder / f"{name}.netblend.safetensors"))
-    return paths
 
 
 def test_blend_writes_the_official_swap(oracle, saved, tmp_path, capsys):

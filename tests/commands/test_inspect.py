@@ -2,30 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
-import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 import engine
 from engine.cli import main
-from engine.models.loaders import save_generator
-
-
-@pytest.fixture(scope="module")
-def saved(oracle, tmp_path_factory):
-    """sg2_64_A, sg2_64_B and a 32 px model saved in the netblend format."""
-    folder = tmp_path_factory.mktemp("inspect")
-    paths = {}
-    for name in ("sg2_64_A", "sg2_64_B"):
-        kwargs = json.loads((oracle / f"{name}.json").read_text())["init_kwargs"]
-        G = engine.build_generator(kwargs, dict(np.load(oracle / f"{name}.npz")))
-        paths[name] = str(save_generator(G, folder / f"{name}.netblend.safetensors"))
-    small = engine.build_generator({**G.init_kwargs, "img_resolution": 32})
-    paths["small"] = str(save_generator(small, folder / "small.netblend.safetensors"))
-    return paths
 
 
 def test_inspect_one_model_prints_architecture_and_aligned_layer_table(saved, capsys):
