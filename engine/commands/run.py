@@ -126,7 +126,8 @@ def run(args) -> int:
             print("netblend: nothing to resume yet (no autosave); starting fresh", file=sys.stderr)
         if args.preset:
             show.recall(args.preset)
-        osc = start_osc(args, show.registry, show.actions, frame_rate=args.fps or 60.0)
+        osc = start_osc(args, show.registry, show.actions, frame_rate=args.fps or 60.0,
+                        fps_source=lambda: show.loop.stats.recent_fps)
         show.closers.append(osc.stop)
         if osc.server is not None:
             host, port = osc.server.address

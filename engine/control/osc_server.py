@@ -216,7 +216,7 @@ class OscControl:
 
 
 def start_osc(args: argparse.Namespace, registry, actions=None, frame_rate: float = 60.0,  # type: ignore[no-untyped-def]
-              changes=None) -> OscControl:
+              changes=None, fps_source=None) -> OscControl:
     """Start what the ``add_osc_arguments`` options ask for: the server (unless ``--osc-port 0``),
     with the aliases of ``--osc-map`` files, and feedback to ``--osc-feedback``.
     ``changes``: a ``ChangeFanout`` subscription when MIDI LEDs also need the registry's changes."""
@@ -232,7 +232,7 @@ def start_osc(args: argparse.Namespace, registry, actions=None, frame_rate: floa
     if args.osc_feedback:
         try:
             feedback = FeedbackSender(registry, parse_host_port(args.osc_feedback), frame_rate,
-                                      changes=changes).start()
+                                      fps_source=fps_source, changes=changes).start()
         except OscError:
             if server is not None:
                 server.stop()
