@@ -57,3 +57,20 @@ def test_start_up_errors_are_one_line_with_the_fix(tmp_path, capsys):
     assert main(["render", "--seconds", "1", "-o", str(tmp_path / "x.mp4"), "--controls",
                  str(tmp_path / "nope.jsonl")]) == 2
     assert "control log" in capsys.readouterr().err
+
+
+def test_run_autosaves_on_exit_and_resume_restores_it(tmp_path, capsys):
+    import shutil
+
+    from tests.conftest import ROOT
+
+    shutil.copy(ROOT / "presets" / "crossover-32px.toml", tmp_path)
+    common = ["--seconds", "0.3", "--sink", "null", "--osc-port", "0", "--device", "cpu", "--presets", str(tmp_path)]
+    assert main(["run", "--preset", "crossover-32px", "--autosave", "100", *common]) == 0
+    saved = (tmp_path / ".autosave.toml").read_text()
+    assert '"blend.curve.amount" = 1.0' in saved and '"blend.curve.width" = 0.0' in saved
+    log = tmp_path / "controls.jsonl"
+    assert main(["run", "--resume", "--autosave", "0", "--record-controls", str(log), *common]) == 0
+    first = {e["name"]: e["value"] for e in map(json.loads, log.read_text().splitlines()) if e["t"] == 0}
+    assert first["blend.curve.amount"] == 1.0 and first["blend.curve.width"] == 0.0
+    capsys.readouterr()
