@@ -74,6 +74,12 @@ class ShowActions(Actions):
     def panic(self) -> None:
         self.show.registry.set("blend.panic", 1.0, source="action")
 
+    def learn_midi(self, param: str) -> None:
+        if self.show.midi is None:
+            log.warning("MIDI learn needs an open controller: start with --mapping FILE or --midi-port REGEX")
+        else:
+            self.show.midi.learn(param)
+
 
 class LiveShow:
     """Models, registry, loop and controls of one performance."""
@@ -93,6 +99,7 @@ class LiveShow:
                                      live_state=self._live_state)
         self.tempo = TempoTracker(on_change=lambda bpm: self.registry.set("tempo.bpm", bpm, source="tempo"))
         self.actions = ShowActions(self)
+        self.midi = None                                   # a LiveMidi once controllers are opened
         self._boundary: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._last_preset: dict[str, float] | None = None
         self._frame_hooks: list[Callable[[FrameTime], None]] = [self._frame_boundary]

@@ -27,6 +27,8 @@ def configure(parser) -> None:
     parser.add_argument("--fps", type=float, default=None, help="target frame rate (default: as fast as possible)")
     parser.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
     parser.add_argument("--midi-port", metavar="REGEX", help="MIDI input ports to open (name regex)")
+    parser.add_argument("--learn-file", metavar="F", default="learned.toml",
+                        help="where /midi/learn writes bindings (default learned.toml; load it with --mapping)")
     parser.add_argument("--record-controls", metavar="LOG", help="log every control change for `netblend render`")
     parser.add_argument("--autosave", type=float, default=30.0, metavar="S",
                         help="autosave the live state every S seconds (0 = off; default 30)")
@@ -62,31 +64,28 @@ def _sinks(args, context: dict) -> list:
 
 
 def _start_midi(args, show) -> None:
+    """Open the controllers of the mapping files (and learn mode) for ``show``."""
+    from ..control.live_midi import LiveMidi
     from ..control.mapping import load_mapping
-    from ..control.midi import MidiAdapter
-    from ..control.midi_ports import MidiPorts, MidiPortsConfig, MidiUnavailable
+    from ..control.midi_ports import MidiUnavailable
 
-    mappings = [load_mapping(p) for p in args.mapping]
-    midi_maps = [m for m in mappings if m.midi]
+    midi_maps = [m for m in (load_mapping(p) for p in args.mapping) if m.midi]
     if not midi_maps and not args.midi_port:
         return
     for problem in (p for m in midi_maps for p in m.unknown_params(show.registry)):
         logging.getLogger("netblend").warning("%s (skipped)", problem)
-    if not midi_maps:
-        print("netblend: --midi-port without a --mapping file: nothing to bind; see mappings/", file=sys.stderr)
+    midi = LiveMidi(show.registry, show.actions, tempo=show.tempo,
+                    learn_file=getattr(args, "learn_file", None) or "learned.toml")
+    try:
+        lines = midi.open(midi_maps, args.midi_port)
+    except MidiUnavailable as e:
+        midi.close()
+        print(f"netblend: {e}; the show runs without MIDI", file=sys.stderr)
         return
-    for mapping in midi_maps:
-        adapter = MidiAdapter(mapping, show.registry, show.actions, tempo=show.tempo)
-        config = MidiPortsConfig(input_pattern=args.midi_port or mapping.device.port,
-                                 output_pattern=mapping.device.output)
-        try:
-            ports = MidiPorts(config, adapter.handle, led_source=adapter.led_messages).start()
-        except MidiUnavailable as e:
-            print(f"netblend: {e}; the show runs without MIDI", file=sys.stderr)
-            return
-        show.closers.append(ports.close)
-        found = ", ".join(ports.connected) or f"none yet (waiting for a port matching {config.input_pattern!r})"
-        print(f"netblend: MIDI {mapping.path.name}: {found}", file=sys.stderr)
+    show.midi = midi
+    show.closers.append(midi.close)
+    for line in lines:
+        print(f"netblend: {line}", file=sys.stderr)
 
 
 def run(args) -> int:

@@ -22,3 +22,6 @@ class Actions:
 
     def panic(self) -> None:
         """Return to the last preset (or model A) at once."""
+
+    def learn_midi(self, param: str) -> None:
+        """Bind the next MIDI control moved to parameter ``param`` (learn mode while running)."""

@@ -39,6 +39,7 @@ ACTION_ADDRESSES = {
     "/preset/save": "save the live state as a preset (name)",
     "/tempo/tap": "one tap of tap tempo (fires on a press: no argument or a value > 0.5)",
     "/blend/panic": "return to the last preset / model A at once (fires on a press)",
+    "/midi/learn": "bind the next MIDI control moved to a parameter (name, e.g. blend.layer.3)",
 }
 MAX_ARGUMENTS = 256             # per message; more is garbage here and costs ~2.5 us each to parse
 MAX_COUNTED_ADDRESSES = 256     # distinct unknown addresses counted one by one (the total is always counted)
@@ -261,6 +262,10 @@ class OscAdapter:
             if not args or not isinstance(args[0], str):
                 raise ParamError("/preset/save needs a preset name (a string)")
             self.actions.save_preset(args[0])
+        elif address == "/midi/learn":
+            if not args or not isinstance(args[0], str):
+                raise ParamError("/midi/learn needs a parameter name (a string), e.g. blend.layer.3")
+            self.actions.learn_midi(args[0])
         elif not _is_press(args):
             return False  # the release of a button
         elif address == "/tempo/tap":

@@ -39,3 +39,30 @@ def test_run_binds_a_shipped_mapping_to_the_live_show(jack, tmp_path):
     finally:
         show.close()
         port.close()
+
+
+def test_learn_mode_while_running_binds_the_next_control_at_once(jack, tmp_path):
+    from engine.control.mapping import load_mapping
+    from engine.control.osc import OscAdapter
+
+    name = f"anyctl-{uuid.uuid4().hex[:6]}"
+    port = jack.open_output(name, virtual=True)
+    learned = tmp_path / "learned.toml"
+    show = LiveShow(build_renderer(tiny_pair(), torch.device("cpu")), [], torch.device("cpu"),
+                    clock=FakeClock(fps=30), presets_dir=tmp_path)
+    try:
+        _start_midi(argparse.Namespace(mapping=[], midi_port=name, learn_file=str(learned)), show)
+        assert show.midi is not None and show.midi.ports[0].connected
+        # TouchDesigner (or TouchOSC) asks for learn mode over OSC
+        OscAdapter(show.registry, show.actions).handle_message("/midi/learn", ["blend.layer.2"], ("127.0.0.1", 9))
+        send_paced(port, [mido.Message("control_change", channel=2, control=21, value=v) for v in range(0, 40, 4)])
+        show.midi.learning.join(timeout=10)
+        assert show.registry.get("blend.layer.2") == 0.0            # learning swallowed the moves
+        [binding] = load_mapping(learned).midi
+        assert (binding.control, binding.channel, binding.number, binding.param) == ("cc", 3, 21, "blend.layer.2")
+        # the new binding works at once, without a restart
+        send_paced(port, [mido.Message("control_change", channel=2, control=21, value=v) for v in range(128)])
+        assert wait_for(lambda: show.registry.get("blend.layer.2") == pytest.approx(1.0))
+    finally:
+        show.close()
+        port.close()
