@@ -82,7 +82,7 @@ def address_rows(registry, aliases=()) -> list[tuple[str, ...]]:
                      f"f x{len(names)}", f"{_fmt(spec.lo)}..{_fmt(spec.hi)}", _fmt(spec.default),
                      "list form: one value per numbered parameter, in order"))
     for address, what in ACTION_ADDRESSES.items():
-        kind = "s [f]" if address == "/preset/recall" else "s" if address == "/preset/save" else "trigger"
+        kind = {"/preset/recall": "s [f]", "/preset/save": "s", "/midi/learn": "s"}.get(address, "trigger")
         rows.append((address, "(action)", kind, "-", "-", what))
     rows.append((FPS_ADDRESS, "(feedback)", "f", "-", "-", "sent about once a second to --osc-feedback"))
     for alias in aliases:
