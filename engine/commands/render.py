@@ -76,9 +76,9 @@ def run(args) -> int:
     total = round(args.seconds * args.fps)
     clock = FakeClock(fps=args.fps)
     sink = RecordSink(args.output, fps=args.fps, block=True)
+    sink.open(renderer.width, renderer.height)        # a bad file name or size fails here, before any frame
     loop = RenderLoop(registry, renderer, SinkSet([sink]), clock=clock)
     progress = ProgressBar(total, enabled=not args.quiet)
-    loop.sinks.open(renderer.width, renderer.height)
     try:
         for n in range(total):
             replay(n / args.fps)

@@ -101,9 +101,15 @@ def run(args) -> int:
                         format="netblend: %(levelname)s: %(message)s")
     device = resolve_device(args.device)
     size = parse_size(args.size)
-    for path in args.mapping:
+    from ..control.mapping import load_mapping
+    from ..sinks import parse_sink
+
+    for path in args.mapping:                 # bad input fails before the models load
         if not Path(path).is_file():
             raise NetblendError(f"--mapping {path}: no such file; the shipped ones are in mappings/")
+        load_mapping(path)
+    for text in args.sink:
+        parse_sink(text)
     renderer = build_renderer(load_models(args.models, device), device, size=size, profile=args.profile)
     context: dict = {"fps": args.fps or 30.0}
     show = LiveShow(renderer, [], device, model_paths=args.models, fps=args.fps,

@@ -18,8 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..errors import NetblendError
 
-class SinkError(RuntimeError):
+
+class SinkError(NetblendError, RuntimeError):
     """A sink that cannot open or send. The message names the sink and the fix."""
 
 

@@ -74,3 +74,13 @@ def test_run_autosaves_on_exit_and_resume_restores_it(tmp_path, capsys):
     first = {e["name"]: e["value"] for e in map(json.loads, log.read_text().splitlines()) if e["t"] == 0}
     assert first["blend.curve.amount"] == 1.0 and first["blend.curve.width"] == 0.0
     capsys.readouterr()
+
+
+def test_bad_outputs_and_mappings_fail_before_anything_renders(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[[midi]]\ncontrol = "cc"\nnumber = 300\nparam = "blend.layer.0"\n')
+    assert main(["run", "--mapping", str(bad), "--osc-port", "0", "--device", "cpu"]) == 2
+    assert "number = 300" in capsys.readouterr().err
+    assert main(["render", "--seconds", "1", "-o", str(tmp_path / "x.avi"), "--device", "cpu", "--quiet"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == ["netblend: error: record: unknown video type '.avi'; use one of .mp4, .mkv, .mov, .webm"]
