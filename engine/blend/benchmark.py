@@ -58,7 +58,8 @@ def _interleaved_ms(steps: Mapping[str, Callable[[int], Any]], frames: int, warm
     return {name: 1000.0 * t for name, t in best.items()}
 
 
-def _sibling(G: Any, seed: int) -> dict[str, torch.Tensor]:
+def sibling_state_dict(G: Any, seed: int) -> dict[str, torch.Tensor]:
+    """A stand-in for a fine-tuned sibling of ``G``: every blendable tensor nudged, filters kept."""
     gen = torch.Generator().manual_seed(seed)
     fixed = set(G.layers.fixed)
     return {k: v if k in fixed else v + 0.1 * torch.randn(v.shape, generator=gen).to(v.device)
@@ -73,7 +74,7 @@ def blend_benchmark(name: str, init_kwargs: Mapping[str, Any], frames: int = 20,
     from .generator import BlendedGenerator
 
     A: Any = build_generator(init_kwargs, device=device)
-    B: Any = build_generator(A.init_kwargs, _sibling(A, 1), device=device)
+    B: Any = build_generator(A.init_kwargs, sibling_state_dict(A, 1), device=device)
     G = BlendedGenerator([A, B])
     n = len(G.layers)
     z = torch.randn(1, A.z_dim, generator=torch.Generator().manual_seed(0)).to(device)

@@ -55,6 +55,7 @@ def bench_config(family: str, res: int, device, impls, precision: str, frames: i
     """Times one configuration; returns a JSON-ready dict with per-stage ms for each impl."""
     import torch
 
+    from ..blend.benchmark import sibling_state_dict
     from ..core.catalog import build_registry
     from ..core.clock import FakeClock
     from ..core.show import build_renderer, use_ops
@@ -65,10 +66,7 @@ def bench_config(family: str, res: int, device, impls, precision: str, frames: i
     torch.manual_seed(0)
     kwargs = _kwargs(family, res, quick)
     a = build_generator(kwargs, device=device)
-    fixed = set(a.layers.fixed)
-    sd = {k: v + 0.05 * torch.randn_like(v) if v.is_floating_point() and k not in fixed else v
-          for k, v in a.state_dict().items()}
-    b = build_generator(kwargs, sd, device=device)
+    b = build_generator(kwargs, sibling_state_dict(a, seed=1), device=device)
     renderer = build_renderer([a, b], device)
     registry = build_registry(renderer.blended)
     registry.set("latent.walk.mode", "slerp")

@@ -10,14 +10,12 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
+from ..blend.masks import BlendState, compose
 from .clock import FrameTime
-
-if TYPE_CHECKING:
-    from ..blend.masks import BlendState
 
 STAGES = ("blend", "mapping", "synthesis", "convert")
 
@@ -78,8 +76,6 @@ class Renderer:
     @torch.inference_mode()
     def render(self, values: Mapping[str, float], ft: FrameTime) -> torch.Tensor:
         """Render one frame; returns the uint8 RGBA buffer ``[H, W, 4]`` (reused every frame)."""
-        from ..blend.masks import compose
-
         self.times = StageTimes()
         t0 = time.perf_counter()
         self.blend_state = compose(values, self.num_layers, num_models=self.blended.num_models)
