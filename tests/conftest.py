@@ -1,5 +1,5 @@
 """Shared test setup: resource markers that skip with a reason (or fail with --require-*), and the
-oracle folder of official reference outputs (../shared/oracle beside the project root)."""
+oracle folder of official reference outputs (``tests/data/oracle``, shipped with the tests)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,13 @@ import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-ORACLE = Path(os.environ.get("NETBLEND_ORACLE", ROOT.parent / "shared" / "oracle"))
+ORACLE = Path(os.environ.get("NETBLEND_ORACLE", ROOT / "tests" / "data" / "oracle"))
 
 # One thread: tiny test tensors stall in the thread pool's synchronisation on a busy 2-core machine.
 torch.set_num_threads(1)
-# Converted-model caches of the tests go to a scratch folder, never the user's ~/.cache/netblend.
+# Caches and user state of the tests go to scratch folders, never the user's own (or the checkout).
 os.environ["NETBLEND_CACHE"] = tempfile.mkdtemp(prefix="netblend-test-cache-")
+os.environ["NETBLEND_HOME"] = tempfile.mkdtemp(prefix="netblend-test-home-")
 
 
 def pytest_addoption(parser):
@@ -47,9 +48,8 @@ def pytest_runtest_setup(item):
 
 @pytest.fixture(scope="session")
 def oracle() -> Path:
-    """The folder of official reference outputs; tests using it skip where it is absent."""
-    if not (ORACLE / "README.md").exists():
-        pytest.skip(f"oracle folder {ORACLE} is absent (set NETBLEND_ORACLE to its path)")
+    """The folder of official reference outputs (shipped under tests/data/oracle)."""
+    assert (ORACLE / "README.md").exists(), f"oracle folder {ORACLE} is missing; it ships with the tests"
     return ORACLE
 
 

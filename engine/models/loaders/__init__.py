@@ -3,8 +3,8 @@
 - official training pickles (``.pkl``), read by a whitelisting unpickler (``safe_pickle``);
 - rosinality ``.pt`` checkpoints, remapped to the official keys (``rosinality``);
 - netblend's own safetensors-based format (``native``), which is also the cache format: with
-  ``cache=True`` a converted copy of every other kind is kept under ``$NETBLEND_CACHE`` (default
-  ``~/.cache/netblend``), keyed by the source's absolute path, size and modification time.
+  ``cache=True`` a converted copy of every other kind is kept under the user cache folder
+  (``engine.core.paths.cache_dir``), keyed by the source's absolute path, size and modification time.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch.overrides import TorchFunctionMode
 
+from engine.core import paths
 from engine.errors import ModelLoadError, NetblendError
 
 from . import native, rosinality, safe_pickle
@@ -33,8 +34,8 @@ _PRINTABLE = set(string.printable.encode())
 
 
 def cache_dir() -> Path:
-    """Where converted models are cached: ``$NETBLEND_CACHE`` or ``~/.cache/netblend``."""
-    return Path(os.environ.get("NETBLEND_CACHE") or Path.home() / ".cache" / "netblend")
+    """Where converted models are cached (see :func:`engine.core.paths.cache_dir`)."""
+    return paths.cache_dir("models")
 
 
 def detect_format(path: str | os.PathLike) -> str:
