@@ -27,3 +27,7 @@ class PresetError(NetblendError):
 
 class MappingError(NetblendError):
     """A controller/OSC mapping file that does not validate."""
+
+
+class OscError(NetblendError):
+    """An OSC port that cannot be opened or an OSC address that cannot be used."""

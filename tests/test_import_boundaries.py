@@ -6,10 +6,10 @@ import sys
 
 from tests.conftest import ROOT
 
-CORE = ["stylegan_ops", "engine.core.params", "engine.core.clock", "engine.core.loop", "engine.core.render",
-        "engine.core.show", "engine.core.catalog", "engine.models.build", "engine.models.loaders",
-        "engine.models.stylegan2", "engine.models.stylegan3", "engine.blend.generator", "engine.blend.masks",
-        "engine.latents.live"]
+CORE = ["stylegan_ops", "engine.core.params", "engine.core.clock", "engine.core.paths", "engine.show.loop",
+        "engine.show.render", "engine.show.build", "engine.show.catalog", "engine.models.build",
+        "engine.models.loaders", "engine.models.stylegan2", "engine.models.stylegan3", "engine.blend.generator",
+        "engine.blend.masks", "engine.latents.live"]
 IO_LIBRARIES = {"mido", "rtmidi", "pythonosc", "pyglet", "av", "cyndilib", "SpoutGL", "syphon", "pyvirtualcam"}
 
 

@@ -56,10 +56,9 @@ def bench_config(family: str, res: int, device, impls, precision: str, frames: i
     import torch
 
     from ..blend.benchmark import sibling_state_dict
-    from ..core.catalog import build_registry
     from ..core.clock import FakeClock
-    from ..core.show import build_renderer, use_ops
     from ..models.build import build_generator
+    from ..show.build import build_show, use_ops
     from ..sinks.base import Frame
     from ..sinks.null import NullSink
 
@@ -67,8 +66,8 @@ def bench_config(family: str, res: int, device, impls, precision: str, frames: i
     kwargs = _kwargs(family, res, quick)
     a = build_generator(kwargs, device=device)
     b = build_generator(kwargs, sibling_state_dict(a, seed=1), device=device)
-    renderer = build_renderer([a, b], device)
-    registry = build_registry(renderer.blended)
+    show = build_show([a, b], device)
+    renderer, registry = show.renderer, show.registry
     registry.set("latent.walk.mode", "slerp")
     sink = NullSink(readback=False).open(renderer.width, renderer.height)
     result = {"family": family, "resolution": res, "device": str(device), "precision": precision,
@@ -127,8 +126,8 @@ def format_table(results: list[dict]) -> str:
 def run(args) -> int:
     import torch
 
-    from ..core.show import resolve_device
     from ..errors import NetblendError
+    from ..show.build import resolve_device
 
     device = resolve_device(args.device)
     families = [f.strip() for f in args.families.split(",") if f.strip()]

@@ -59,9 +59,9 @@ def _learn(args) -> int:
     from ..blend.masks import params as blend_params
     from ..control.learn import MidiLearn, learn_from_ports
     from ..control.midi_ports import MidiPorts, MidiPortsConfig
-    from ..core.catalog import engine_params
     from ..core.params import ParamRegistry
     from ..latents import params as latent_params
+    from ..show.catalog import engine_params
 
     registry = ParamRegistry()                   # every name a show can have (18 layers, both families)
     registry.add_all(engine_params() + blend_params(18))

@@ -29,8 +29,8 @@ def configure(parser) -> None:
 def _show_registry(args):
     from types import SimpleNamespace
 
-    from ..core.catalog import show_params
     from ..core.params import ParamRegistry
+    from ..show.catalog import show_params
 
     if args.model:
         from ..models.loaders import load_generator

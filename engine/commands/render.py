@@ -41,55 +41,56 @@ class ProgressBar:
         sys.stderr.flush()
 
 
-def run(args) -> int:
-    from ..core.catalog import build_registry
+def build_render_show(args):
+    """The show ``netblend render`` plays: the same Show as ``run``, on a fake clock at ``--fps``, with
+    the control log (if any) replayed as a frame hook. Returns ``(show, replay, total_frames)``."""
+    from pathlib import Path
+
     from ..core.clock import FakeClock
-    from ..core.control_log import ControlReplay, read_control_log
-    from ..core.loop import RenderLoop, SinkSet
-    from ..core.show import build_renderer, load_models, parse_size, resolve_device
     from ..errors import NetblendError
-    from ..sinks.record import RecordSink
+    from ..show import ShowConfig, assemble
+    from ..show.build import parse_size, warm_up
+    from ..show.control_log import ControlReplay, initial_state, read_control_log
 
     if args.seconds <= 0 or args.fps <= 0:
         raise NetblendError("--seconds and --fps must be positive")
-    device = resolve_device(args.device)
     events = read_control_log(args.controls) if args.controls else []
-    preset = None
-    if args.preset:
-        from ..live import find_preset
-
-        preset = find_preset(args.preset, args.presets)
-    paths = args.models or (list(preset.models.values()) if preset is not None else [])
-    keyframes = preset.keyframes if preset is not None else None
-    renderer = build_renderer(load_models(paths, device), device, size=parse_size(args.size), keyframes=keyframes)
-    registry = build_registry(renderer.blended)
-    if preset is not None:
-        from ..control.presets import PresetManager
-
-        PresetManager(args.presets or ".", registry).apply(preset)
-    elif not paths:
-        from ..models.demo import DEMO_SHOW
-
-        registry.update(DEMO_SHOW, source="demo")
-        registry.jump()
-    replay = ControlReplay(registry, events)
-    total = round(args.seconds * args.fps)
-    clock = FakeClock(fps=args.fps)
-    sink = RecordSink(args.output, fps=args.fps, block=True)
-    sink.open(renderer.width, renderer.height)        # a bad file name or size fails here, before any frame
-    loop = RenderLoop(registry, renderer, SinkSet([sink]), clock=clock)
-    progress = ProgressBar(total, enabled=not args.quiet)
+    start = initial_state(events)
+    models = list(args.models) or [str(p) for p in start.get("models", [])]
+    config = ShowConfig(models=models, preset=args.preset, presets_dir=args.presets, size=parse_size(args.size),
+                        device=args.device, fps=args.fps, clock=FakeClock(fps=args.fps),
+                        initial=dict(start.get("params", {})))
+    show = assemble(config)
     try:
-        for n in range(total):
-            replay(n / args.fps)
-            loop.step()
-            progress(n + 1)
-    finally:
-        loop.sinks.close()
-    if loop.sinks.dropped:
-        raise NetblendError(f"writing {args.output} failed: {loop.sinks.dropped[0][1]}")
+        if start.get("keyframes"):
+            from ..show.preset_file import Preset
+
+            keyframes = [k if isinstance(k, int) else Path(k) for k in start["keyframes"]]
+            show.apply_now(Preset("log", {}, keyframes=keyframes))
+        warm_up(show.renderer, show.registry)          # the thread count every command picks the same way
+        show.replaying = True
+        replay = show.attach(ControlReplay(show, events))
+    except BaseException:
+        show.close()
+        raise
+    return show, replay, round(args.seconds * args.fps)
+
+
+def run(args) -> int:
+    from ..errors import NetblendError
+    from ..sinks.record import RecordSink
+
+    sink = RecordSink(args.output, fps=args.fps, block=True)
+    sink.check()                                       # a bad file name or container fails before any model loads
+    show, replay, total = build_render_show(args)
+    show.add_sink(sink)
+    progress = ProgressBar(total, enabled=not args.quiet)
+    show.loop.hooks.after_frame.append(lambda frame, ft: progress(ft.frame + 1))
+    show.run(frames=total)
+    if show.loop.sinks.dropped:
+        raise NetblendError(f"writing {args.output} failed: {show.loop.sinks.dropped[0][1]}")
     if replay.skipped:
         print(f"note: the control log names parameters this show lacks: {', '.join(sorted(replay.skipped))}",
               file=sys.stderr)
-    print(f"wrote {args.output}: {total} frames at {args.fps:g} fps ({renderer.width}x{renderer.height})")
+    print(f"wrote {args.output}: {total} frames at {args.fps:g} fps ({show.renderer.width}x{show.renderer.height})")
     return 0

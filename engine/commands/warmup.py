@@ -16,18 +16,18 @@ def configure(parser) -> None:
 def run(args) -> int:
     import torch
 
-    from ..core.catalog import build_registry
-    from ..core.show import build_renderer, load_models, resolve_device, warm_up
+    from ..show import ShowConfig, assemble
+    from ..show.build import warm_up
 
-    device = resolve_device(args.device)
     t0 = time.perf_counter()
-    models = load_models(args.models, device)
+    show = assemble(ShowConfig(models=list(args.models), device=args.device))
     t1 = time.perf_counter()
-    renderer = build_renderer(models, device)
-    registry = build_registry(renderer.blended)
-    registry.set("latent.walk.mode", "slerp")
-    steady = warm_up(renderer, registry, frames=max(args.frames, 2))
-    threads = f", {torch.get_num_threads()} CPU threads" if device.type == "cpu" else ""
-    print(f"ready on {device}: models loaded in {t1 - t0:.2f} s; {steady * 1000:.1f} ms per frame "
-          f"({1 / steady:.1f} fps) at {renderer.width}x{renderer.height}{threads}")
+    try:
+        show.registry.set("latent.walk.mode", "slerp")
+        steady = warm_up(show.renderer, show.registry, frames=max(args.frames, 2))
+    finally:
+        show.close()
+    threads = f", {torch.get_num_threads()} CPU threads" if show.device.type == "cpu" else ""
+    print(f"ready on {show.device}: models loaded in {t1 - t0:.2f} s; {steady * 1000:.1f} ms per frame "
+          f"({1 / steady:.1f} fps) at {show.renderer.width}x{show.renderer.height}{threads}")
     return 0

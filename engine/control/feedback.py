@@ -18,42 +18,13 @@ from collections.abc import Callable
 
 from pythonosc.osc_message_builder import build_msg
 
-from ..core.params import ParamRegistry
-from .osc_server import OscError
+from ..core.params import ParamRegistry, address_of
+from ..errors import OscError
 
 log = logging.getLogger("netblend.osc")
 
 FPS_ADDRESS = "/engine/fps"
 FPS_PARAM = "engine.fps"
-
-
-class ChangeFanout:
-    """Lets several feedback senders (OSC, MIDI LEDs) share the registry's single change queue.
-
-    Each :meth:`subscribe` returns a function that, like ``drain_changes``, gives the changes since
-    that subscriber's previous call; no subscriber takes changes away from another.
-    """
-
-    def __init__(self, registry: ParamRegistry):
-        self.registry = registry
-        self._pending: list[dict[str, tuple[float, object]]] = []
-        self._lock = threading.Lock()
-
-    def subscribe(self) -> Callable[[], dict[str, tuple[float, object]]]:
-        mine: dict[str, tuple[float, object]] = {}
-        with self._lock:
-            self._pending.append(mine)
-
-        def drain() -> dict[str, tuple[float, object]]:
-            with self._lock:
-                fresh = self.registry.drain_changes()
-                for pending in self._pending:
-                    pending.update(fresh)
-                out = dict(mine)
-                mine.clear()
-            return out
-
-        return drain
 
 
 class FeedbackSender:
@@ -94,7 +65,7 @@ class FeedbackSender:
                 continue
             if name not in self.registry or self.registry.spec(name).kind == "trigger":
                 continue
-            count += self._send("/" + name.replace(".", "/"), float(value))
+            count += self._send(address_of(name), float(value))
         return count
 
     def send_fps(self) -> bool:

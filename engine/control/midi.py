@@ -15,7 +15,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import mido
 
@@ -123,7 +123,7 @@ class MidiAdapter:
     """Turns MIDI messages into parameter writes and actions according to one mapping."""
 
     def __init__(self, mapping: Mapping, registry: ParamRegistry, actions: Actions | None = None,
-                 tempo=None, source_name: str = "midi", time_fn: Callable[[], float] = time.monotonic):
+                 tempo=None, source_name: str = "midi", time_fn: Callable[[], float] = time.perf_counter):
         self.mapping = mapping
         self.registry = registry
         self.actions = actions if actions is not None else Actions()
@@ -357,12 +357,11 @@ class MidiAdapter:
 
     # ------------------------------------------------------------------ internals
     def _apply_smoothing(self) -> None:
-        """A binding's ``smoothing`` becomes its parameter's slew while this mapping is loaded."""
+        """A binding's ``smoothing`` becomes its parameter's slew while this mapping is loaded (a
+        registry override: the shared spec is untouched, and a model swap keeps it)."""
         for b in self.mapping.midi:
             if b.smoothing is not None and b.param in self.registry:
-                spec = self.registry.spec(str(b.param))
-                if spec.smoothing != b.smoothing:
-                    self.registry.add(replace(spec, smoothing=b.smoothing))
+                self.registry.set_smoothing(str(b.param), b.smoothing)
 
     def _report(self, message: str) -> None:
         if message not in self._reported:

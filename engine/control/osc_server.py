@@ -9,24 +9,19 @@ while the render loop holds the GIL. It binds to 127.0.0.1 unless the user names
 
 from __future__ import annotations
 
-import argparse
 import logging
 import socket
 import socketserver
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from pythonosc.osc_bundle import OscBundle
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_server import BlockingOSCUDPServer
 
-from ..errors import NetblendError
+from ..errors import OscError
 from .osc import OscAdapter
-
-if TYPE_CHECKING:
-    from .feedback import FeedbackSender
 
 log = logging.getLogger("netblend.osc")
 
@@ -35,10 +30,6 @@ DEFAULT_PORT = 9000
 # Room for bursts (~1000 small datagrams) without a long backlog of stale input behind a flood.
 # The kernel may cap it (net.core.rmem_max); we ask anyway.
 RECEIVE_BUFFER_BYTES = 1024 * 1024
-
-
-class OscError(NetblendError):
-    """The OSC server cannot start (port in use, bad host) or a HOST:PORT argument is malformed."""
 
 
 @dataclass
@@ -186,55 +177,3 @@ def parse_host_port(text: str, default_host: str = DEFAULT_HOST) -> tuple[str, i
     if not 0 < port < 65536:
         raise OscError(f"{text!r} is not HOST:PORT (e.g. 127.0.0.1:9001)")
     return host, port
-
-
-def add_osc_arguments(parser: argparse.ArgumentParser) -> None:
-    """The OSC options of ``netblend run`` (no heavy imports: safe inside ``configure``)."""
-    group = parser.add_argument_group("OSC")
-    group.add_argument("--osc-host", default=DEFAULT_HOST,
-                       help=f"interface to receive OSC on (default {DEFAULT_HOST}; 0.0.0.0 = all)")
-    group.add_argument("--osc-port", type=int, default=DEFAULT_PORT,
-                       help=f"UDP port to receive OSC on (default {DEFAULT_PORT}; 0 = off)")
-    group.add_argument("--osc-feedback", metavar="HOST:PORT", default=None,
-                       help="send changed values and /engine/fps to this OSC receiver")
-    group.add_argument("--osc-map", metavar="FILE", action="append", default=None,
-                       help="mapping file whose [[osc]] aliases to accept (repeatable)")
-
-
-@dataclass
-class OscControl:
-    """The running OSC pieces of a show; :meth:`stop` ends both threads."""
-
-    server: OscServer | None
-    feedback: FeedbackSender | None
-
-    def stop(self) -> None:
-        if self.feedback is not None:
-            self.feedback.stop()
-        if self.server is not None:
-            self.server.stop()
-
-
-def start_osc(args: argparse.Namespace, registry, actions=None, frame_rate: float = 60.0,  # type: ignore[no-untyped-def]
-              changes=None, fps_source=None) -> OscControl:
-    """Start what the ``add_osc_arguments`` options ask for: the server (unless ``--osc-port 0``),
-    with the aliases of ``--osc-map`` files, and feedback to ``--osc-feedback``.
-    ``changes``: a ``ChangeFanout`` subscription when MIDI LEDs also need the registry's changes."""
-    from .feedback import FeedbackSender
-    from .osc import load_osc_aliases
-
-    aliases = [a for path in getattr(args, "osc_map", None) or () for a in load_osc_aliases(path)]
-    server = None
-    if args.osc_port:
-        adapter = OscAdapter(registry, actions, aliases)
-        server = OscServer(adapter, OscServerConfig(host=args.osc_host, port=args.osc_port)).start()
-    feedback = None
-    if args.osc_feedback:
-        try:
-            feedback = FeedbackSender(registry, parse_host_port(args.osc_feedback), frame_rate,
-                                      fps_source=fps_source, changes=changes).start()
-        except OscError:
-            if server is not None:
-                server.stop()
-            raise
-    return OscControl(server, feedback)

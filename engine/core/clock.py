@@ -36,11 +36,16 @@ class Clock:
     def _now(self) -> float:
         return self._time_fn()
 
-    def tick(self) -> FrameTime:
+    def now(self) -> float:
+        """Seconds since start on this clock (starting it when nothing has yet). Control threads stamp
+        events with it (a tap, a trigger press), so every part of a show shares one time base."""
         now = self._now()
         if self._start is None:
             self._start = now
-        t = now - self._start
+        return now - self._start
+
+    def tick(self) -> FrameTime:
+        t = self.now()
         dt = max(t - self._last, 0.0) if self._frame >= 0 else 0.0
         self._last = t
         self._beat += dt * self.bpm / 60.0

@@ -10,17 +10,24 @@ Values are floats on the wire (what OSC and MIDI deliver). Each parameter declar
 - ``int``: rounded, then clamped;
 - ``bool``: any value > 0.5 is on;
 - ``choice``: an index into ``choices``; the name itself is accepted too;
-- ``trigger``: an event (panic, next seed, tap); each accepted write bumps a counter, and the
-  snapshot carries the counter so the loop fires once per press, however the frames fall.
+- ``trigger``: an event (panic, next seed, tap); each accepted write is one press, stamped with the
+  registry's clock at receipt. The snapshot carries the presses since the previous snapshot, so the
+  loop fires once per press (ten presses within one frame fire ten times), however the frames fall.
 
 NaN and infinities are rejected (the last good value stays), as is any value that is not a number.
+
+Names and OSC addresses convert with :func:`address_of` / :func:`name_of` (``blend.layer.3`` <->
+``/blend/layer/3``) and nowhere else. A control's own smoothing (a MIDI binding's ``smoothing``) is
+an override kept by the registry (:meth:`ParamRegistry.set_smoothing`): specs are never mutated, and
+a model swap that re-declares the parameters keeps it.
 """
 
 from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Iterable, Iterator, Mapping
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
@@ -31,6 +38,16 @@ KINDS = ("float", "int", "bool", "choice", "trigger")
 
 class ParamError(NetblendError, ValueError):
     """A write the registry refuses: unknown name, wrong type, NaN/inf. The message says which."""
+
+
+def address_of(name: str) -> str:
+    """The canonical OSC address of a parameter: ``blend.layer.3`` -> ``/blend/layer/3``."""
+    return "/" + name.replace(".", "/")
+
+
+def name_of(address: str) -> str:
+    """The parameter name of a canonical OSC address: ``/blend/layer/3`` -> ``blend.layer.3``."""
+    return address.strip("/").replace("/", ".")
 
 
 @dataclass(frozen=True)
@@ -59,7 +76,7 @@ class ParamSpec:
     @property
     def address(self) -> str:
         """The canonical OSC address: ``blend.layer.3`` -> ``/blend/layer/3``."""
-        return "/" + self.name.replace(".", "/")
+        return address_of(self.name)
 
     def coerce(self, value: object) -> float:
         """Turn a raw control value into this parameter's value, or raise :class:`ParamError`."""
@@ -87,12 +104,24 @@ class ParamSpec:
 
 
 @dataclass(frozen=True)
+class Write:
+    """One accepted write, as the journal keeps it (see :meth:`ParamRegistry.record_writes`)."""
+
+    name: str
+    value: float
+    source: object
+    stamp: float                      # the registry clock at receipt (seconds)
+
+
+@dataclass(frozen=True)
 class Snapshot:
-    """One frame's frozen view of every parameter (smoothed values, trigger counters)."""
+    """One frame's frozen view of every parameter (smoothed values, trigger presses)."""
 
     values: Mapping[str, float]
-    triggers: Mapping[str, int]
+    triggers: Mapping[str, int]       # presses so far, per trigger
     version: int                      # bumps whenever any target value changed
+    presses: Mapping[str, tuple[float, ...]] = field(default_factory=dict)  # since the last snapshot: stamps
+    writes: tuple[Write, ...] = ()    # accepted writes since the last snapshot (only while journaling)
 
     def __getitem__(self, name: str) -> float:
         return self.values[name]
@@ -124,8 +153,12 @@ class ParamRegistry:
     _smoothed: dict[str, float] = field(default_factory=dict)
     _triggers: dict[str, int] = field(default_factory=dict)
     _changes: dict[str, _Change] = field(default_factory=dict)
+    _presses: dict[str, list[float]] = field(default_factory=dict)
+    _smoothing: dict[str, float] = field(default_factory=dict)   # overrides by controls, kept across add()
+    _journal: list[Write] | None = None
     _version: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    clock: Callable[[], float] = time.perf_counter               # stamps trigger presses and journal entries
 
     # ----------------------------------------------------------------- declaration
     def add(self, spec: ParamSpec) -> ParamSpec:
@@ -148,9 +181,30 @@ class ParamRegistry:
         """Forget parameters (e.g. layers of a model that was swapped out)."""
         with self._lock:
             for name in list(names):
-                for d in (self._specs, self._targets, self._smoothed, self._triggers, self._changes):
+                for d in (self._specs, self._targets, self._smoothed, self._triggers, self._changes,
+                          self._presses):
                     d.pop(name, None)
             self._version += 1
+
+    def set_smoothing(self, name: str, seconds: float | None) -> None:
+        """Slew ``name`` over ``seconds`` instead of its spec's smoothing (``None`` restores the spec's).
+
+        Kept when the parameter is re-declared (a model swap), so a mapping's smoothing holds."""
+        with self._lock:
+            if seconds is None:
+                self._smoothing.pop(name, None)
+            else:
+                self._smoothing[name] = max(float(seconds), 0.0)
+
+    def smoothing(self, name: str) -> float:
+        """The slew time in effect for ``name`` (a control's override, else the spec's)."""
+        return self._smoothing.get(name, self.spec(name).smoothing)
+
+    def record_writes(self, on: bool = True) -> None:
+        """Journal every accepted write; each snapshot then carries the writes it is the first to see
+        (``Snapshot.writes``), so a recorder logs exactly what each frame saw."""
+        with self._lock:
+            self._journal = [] if on else None
 
     # ----------------------------------------------------------------- lookup
     def __contains__(self, name: object) -> bool:
@@ -178,21 +232,27 @@ class ParamRegistry:
 
     def by_address(self, address: str) -> ParamSpec | None:
         """The parameter whose canonical OSC address is ``address``, if any."""
-        return self._specs.get(address.strip("/").replace("/", "."))
+        return self._specs.get(name_of(address))
 
     # ----------------------------------------------------------------- writes (any thread)
-    def set(self, name: str, value: object, source: object = None) -> float:
-        """Write the newest value; returns the value stored (clamped). Raises :class:`ParamError`."""
+    def set(self, name: str, value: object, source: object = None, stamp: float | None = None) -> float:
+        """Write the newest value; returns the value stored (clamped). Raises :class:`ParamError`.
+
+        ``stamp`` (seconds on the registry's clock) dates a trigger press; default: now."""
         spec = self.spec(name)
         v = spec.coerce(value)
+        when = self.clock() if stamp is None else float(stamp)
         with self._lock:
             if spec.kind == "trigger":
                 self._triggers[name] += 1
+                self._presses.setdefault(name, []).append(when)
             elif self._targets[name] == v:
                 return v
             self._targets[name] = v
             self._changes[name] = _Change(v, source)
             self._version += 1
+            if self._journal is not None:
+                self._journal.append(Write(name, v, source, when))
         return v
 
     def update(self, values: Mapping[str, object], source: object = None) -> list[str]:
@@ -209,7 +269,8 @@ class ParamRegistry:
         """Make smoothed values equal their targets at once (panic, preset recall without morph)."""
         with self._lock:
             for name in self._specs if names is None else names:
-                self._smoothed[name] = self._targets[name]
+                if name in self._targets:
+                    self._smoothed[name] = self._targets[name]
 
     def targets(self) -> dict[str, float]:
         """A copy of every target value (what a preset saves)."""
@@ -230,22 +291,56 @@ class ParamRegistry:
 
     # ----------------------------------------------------------------- the loop's side
     def snapshot(self, dt: float = 0.0) -> Snapshot:
-        """Advance smoothing by ``dt`` seconds and return a frozen view for one frame."""
+        """Advance smoothing by ``dt`` seconds and return a frozen view for one frame.
+
+        Done under the lock (a few microseconds per parameter), so a :meth:`jump` from another
+        thread is never overwritten by a slew computed from the values before it: a panic is a cut."""
         with self._lock:
-            targets = dict(self._targets)
-            triggers = dict(self._triggers)
-            version = self._version
-        for name, target in targets.items():
-            spec = self._specs.get(name)
-            if spec is None:
-                continue
-            cur = self._smoothed.get(name, target)
-            if spec.smoothing > 0.0 and spec.kind == "float" and cur != target:
-                k = 1.0 - math.exp(-dt / spec.smoothing) if dt > 0 else 0.0
-                cur += (target - cur) * k
-                if abs(target - cur) <= 1e-6 * max(1.0, abs(target)):
+            for name, target in self._targets.items():
+                spec = self._specs[name]
+                cur = self._smoothed.get(name, target)
+                tau = self._smoothing.get(name, spec.smoothing)
+                if tau > 0.0 and spec.kind == "float" and cur != target:
+                    k = 1.0 - math.exp(-dt / tau) if dt > 0 else 0.0
+                    cur += (target - cur) * k
+                    if abs(target - cur) <= 1e-6 * max(1.0, abs(target)):
+                        cur = target
+                else:
                     cur = target
-            else:
-                cur = target
-            self._smoothed[name] = cur
-        return Snapshot(MappingProxyType(dict(self._smoothed)), MappingProxyType(triggers), version)
+                self._smoothed[name] = cur
+            presses = {n: tuple(p) for n, p in self._presses.items() if p}
+            self._presses.clear()
+            writes: tuple[Write, ...] = ()
+            if self._journal:
+                writes, self._journal = tuple(self._journal), []
+            return Snapshot(MappingProxyType(dict(self._smoothed)), MappingProxyType(dict(self._triggers)),
+                            self._version, MappingProxyType(presses), writes)
+
+
+class ChangeFanout:
+    """Lets several feedback senders (OSC, MIDI LEDs) share the registry's single change queue.
+
+    Each :meth:`subscribe` returns a function that, like ``drain_changes``, gives the changes since
+    that subscriber's previous call; no subscriber takes changes away from another.
+    """
+
+    def __init__(self, registry: ParamRegistry):
+        self.registry = registry
+        self._pending: list[dict[str, tuple[float, object]]] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self) -> Callable[[], dict[str, tuple[float, object]]]:
+        mine: dict[str, tuple[float, object]] = {}
+        with self._lock:
+            self._pending.append(mine)
+
+        def drain() -> dict[str, tuple[float, object]]:
+            with self._lock:
+                fresh = self.registry.drain_changes()
+                for pending in self._pending:
+                    pending.update(fresh)
+                out = dict(mine)
+                mine.clear()
+            return out
+
+        return drain

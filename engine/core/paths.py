@@ -41,3 +41,15 @@ def cache_dir(*parts: str) -> Path:
 
         base = Path(user_cache_dir(APP, appauthor=False))
     return base.joinpath(*parts)
+
+
+def shipped_dir(kind: str) -> Path:
+    """The read-only examples that ship with netblend (``kind`` = ``"presets"`` or ``"mappings"``):
+    the project's own folder in a source checkout, else the copy a package install put under
+    ``<prefix>/share/netblend/``."""
+    checkout = Path(__file__).resolve().parents[2] / kind
+    if checkout.is_dir():
+        return checkout
+    import sys
+
+    return Path(sys.prefix) / "share" / APP / kind

@@ -27,7 +27,8 @@ SINKS: dict[str, tuple[str, str, str]] = {
     "vcam": ("engine.sinks.vcam", "VirtualCameraSink", "virtual webcam (pyvirtualcam)"),
 }
 
-__all__ = ["SINKS", "Frame", "Sink", "SinkError", "SinkSpec", "parse_sink", "sink_class", "sink_table"]
+__all__ = ["SINKS", "Frame", "Sink", "SinkError", "SinkSpec", "check_sink_specs", "make_sinks", "parse_sink",
+           "sink_class", "sink_table"]
 
 
 @dataclass
@@ -56,6 +57,24 @@ def parse_sink(text: str) -> SinkSpec:
 def sink_class(name: str) -> type[Sink]:
     module, cls, _ = SINKS[name]
     return getattr(importlib.import_module(module), cls)
+
+
+def check_sink_specs(specs: list[str]) -> list[SinkSpec]:
+    """Parse every ``--sink`` spec and check its backend can run here; one-line errors, no output opened."""
+    parsed = []
+    for text in specs:
+        spec = parse_sink(text)
+        reason = sink_class(spec.name).why_not()
+        if reason is not None:
+            raise NetblendError(f"--sink {text}: {reason}")
+        parsed.append(spec)
+    return parsed
+
+
+def make_sinks(specs: list[str], context: dict) -> list[Sink]:
+    """The outputs for ``specs`` (not opened yet); ``context`` holds what some sinks can use (fps,
+    registry, on_close, mask_source, fps_source)."""
+    return [sink_class(spec.name).from_spec(spec.arg, spec.options, **context) for spec in check_sink_specs(specs)]
 
 
 def sink_table() -> list[tuple[str, str, str]]:

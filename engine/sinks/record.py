@@ -48,14 +48,22 @@ class RecordSink(Sink):
         return cls(arg, fps=float(options.get("fps", fps)), crf=int(options.get("crf", 18)),
                    block=options.get("block", "0") not in ("0", "false", "no"))
 
+    def check(self) -> str:
+        """The codec for this file, or :class:`SinkError` naming what is wrong; nothing is written."""
+        reason = self.why_not()
+        if reason is not None:
+            raise SinkError(f"record: {reason}")
+        codec = CODECS.get(self.path.suffix.lower())
+        if codec is None:
+            raise SinkError(f"record: unknown video type {self.path.suffix!r}; use one of {', '.join(CODECS)}")
+        return codec
+
     def _open(self, width: int, height: int) -> None:
         import av
 
         if width % 2 or height % 2:
             raise SinkError(f"record: H.264 needs an even frame size, got {width}x{height}; use --size")
-        codec = CODECS.get(self.path.suffix.lower())
-        if codec is None:
-            raise SinkError(f"record: unknown video type {self.path.suffix!r}; use one of {', '.join(CODECS)}")
+        codec = self.check()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._container = av.open(str(self.path), mode="w")
         rate = Fraction(self.fps).limit_denominator(1001)

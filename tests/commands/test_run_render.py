@@ -39,7 +39,7 @@ def test_run_prints_one_summary_line_and_records_controls_that_render_replays(tm
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and out[0].startswith("netblend: ") and "frames in" in out[0] and "fps" in out[0]
     events = [json.loads(line) for line in log.read_text().splitlines()]
-    assert any(e["name"] == "latent.walk.mode" for e in events)   # the demo walk, as set at start
+    assert events[0]["event"] == "init" and events[0]["params"]["latent.walk.mode"] == 2   # the demo's slerp
     assert video.exists() and len(decode(video)) >= 1
     replayed = tmp_path / "replay.mp4"
     assert main(["render", "--controls", str(log), "--seconds", "0.5", "--fps", "4", "-o", str(replayed),
@@ -66,12 +66,14 @@ def test_run_autosaves_on_exit_and_resume_restores_it(tmp_path, capsys):
 
     shutil.copy(ROOT / "presets" / "crossover-32px.toml", tmp_path)
     common = ["--seconds", "0.3", "--sink", "null", "--osc-port", "0", "--device", "cpu", "--presets", str(tmp_path)]
+    from engine.core.paths import user_dir
+
     assert main(["run", "--preset", "crossover-32px", "--autosave", "100", *common]) == 0
-    saved = (tmp_path / ".autosave.toml").read_text()
+    saved = user_dir("autosave.toml").read_text()                  # the user folder, never the checkout
     assert '"blend.curve.amount" = 1.0' in saved and '"blend.curve.width" = 0.0' in saved
     log = tmp_path / "controls.jsonl"
     assert main(["run", "--resume", "--autosave", "0", "--record-controls", str(log), *common]) == 0
-    first = {e["name"]: e["value"] for e in map(json.loads, log.read_text().splitlines()) if e["t"] == 0}
+    first = json.loads(log.read_text().splitlines()[0])["params"]
     assert first["blend.curve.amount"] == 1.0 and first["blend.curve.width"] == 0.0
     capsys.readouterr()
 

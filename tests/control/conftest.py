@@ -24,8 +24,8 @@ def engine_registry(num_layers: int = 18) -> ParamRegistry:
     """A registry with the live engine's own parameter declarations, for both StyleGAN families
     (noise strength of StyleGAN2 and the input transform of StyleGAN3)."""
     from engine.blend.masks import params as blend_params
-    from engine.core.catalog import engine_params
     from engine.latents import params as latent_params
+    from engine.show.catalog import engine_params
 
     reg = ParamRegistry()
     reg.add_all(engine_params() + blend_params(num_layers))

@@ -10,10 +10,10 @@ import pytest
 from pythonosc.osc_message import OscMessage
 from pythonosc.osc_message_builder import build_msg
 
-from engine.control.feedback import ChangeFanout, FeedbackSender
+from engine.control.feedback import FeedbackSender
 from engine.control.osc import OscAdapter
 from engine.control.osc_server import OscServer, OscServerConfig
-from engine.core.params import ParamRegistry, ParamSpec
+from engine.core.params import ChangeFanout, ParamRegistry, ParamSpec
 
 
 def make_registry() -> ParamRegistry:

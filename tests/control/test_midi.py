@@ -7,7 +7,7 @@ import pytest
 
 from engine.control.mapping import parse_mapping
 from engine.control.midi import MidiAdapter, apply_curve, binding_position, binding_value, relative_delta
-from engine.control.tempo import TempoTracker
+from engine.show.tempo import TempoTracker
 
 
 def adapter(registry, actions=None, tempo=None, **binding):
@@ -181,8 +181,12 @@ def test_garbage_bytes_and_sysex_do_not_raise(registry):
 
 
 def test_smoothing_becomes_the_parameter_slew(registry):
+    spec = registry.spec("blend.layer.0")
     adapter(registry, control="cc", number=0, param="blend.layer.0", smoothing=0.25)
-    assert registry.spec("blend.layer.0").smoothing == 0.25
+    assert registry.smoothing("blend.layer.0") == 0.25
+    assert registry.spec("blend.layer.0") is spec                  # the shared spec is not changed
+    registry.add(spec)                                             # re-declared, as after a model swap
+    assert registry.smoothing("blend.layer.0") == 0.25
 
 
 def test_midi_clock_sets_bpm(registry):
@@ -193,7 +197,7 @@ def test_midi_clock_sets_bpm(registry):
     a.handle(mido.Message("start"))
     for _ in range(60):
         a.handle(mido.Message("clock"))
-    assert tempo.bpm == pytest.approx(140, abs=0.01)
+    assert tempo.clock_bpm == pytest.approx(140, abs=0.01)
     assert registry.get("tempo.bpm") == pytest.approx(140, abs=0.06)
 
 

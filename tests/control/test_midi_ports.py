@@ -13,26 +13,10 @@ import pytest
 from engine.control.mapping import load_mapping, parse_mapping
 from engine.control.midi import MidiAdapter
 from engine.control.midi_ports import BACKEND_LOCK, MidiPorts, MidiPortsConfig
+from tests.helpers import send_paced, wait_for
 
 pytestmark = pytest.mark.midi
 MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
-
-
-def send_paced(port, messages, every=8, pause=0.002):
-    """Send with a short pause every few messages (rtmidi's ring buffer drops unpaced bursts)."""
-    for i, msg in enumerate(messages):
-        port.send(msg)
-        if i % every == every - 1:
-            time.sleep(pause)
-
-
-def wait_for(predicate, timeout=3.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return predicate()
 
 
 @pytest.fixture

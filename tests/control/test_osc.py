@@ -185,7 +185,7 @@ def test_trigger_parameters_fire_once_per_button_press():
 def test_shipped_touchdesigner_mapping_scales_sliders_into_ranges():
     from pathlib import Path
 
-    from engine.core.catalog import show_params
+    from engine.show.catalog import show_params
 
     reg = ParamRegistry()
     reg.add_all(show_params(18, SimpleNamespace(num_ws=18, c_dim=0, family="stylegan2")))

@@ -7,15 +7,16 @@ import socket
 import struct
 import subprocess
 import sys
-import textwrap
 import time
 
 import pytest
 from pythonosc.osc_message_builder import build_msg
 
 from engine.control.osc import OscAdapter
-from engine.control.osc_server import OscError, OscServer, OscServerConfig, parse_host_port
+from engine.control.osc_server import OscServer, OscServerConfig, parse_host_port
 from engine.core.params import ParamRegistry, ParamSpec
+from engine.errors import OscError
+from tests.helpers import FLOODER, wait_for, wait_until_idle
 
 
 def make_registry() -> ParamRegistry:
@@ -31,16 +32,6 @@ def td_bundle(messages: list[bytes], timetag: float) -> bytes:
     ntp = timetag + 2208988800.0
     out = b"#bundle\x00" + struct.pack(">II", int(ntp), int((ntp % 1.0) * 2**32))
     return out + b"".join(struct.pack(">i", len(m)) + m for m in messages)
-
-
-def wait_for(predicate, timeout: float = 2.0, step: float = 1 / 60) -> float | None:
-    """Poll like a render loop at 60 fps; the seconds it took, or None on timeout."""
-    start = time.perf_counter()
-    while time.perf_counter() - start < timeout:
-        if predicate():
-            return time.perf_counter() - start
-        time.sleep(step)
-    return None
 
 
 @pytest.fixture
@@ -74,39 +65,6 @@ def test_binds_to_localhost_by_default_and_reports_a_busy_port():
     srv.stop()  # idempotent
 
 
-def test_start_osc_from_command_line_options(tmp_path):
-    import argparse
-
-    from engine.control.osc_server import add_osc_arguments, start_osc
-
-    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    probe.bind(("127.0.0.1", 0))
-    port = probe.getsockname()[1]
-    listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    listener.bind(("127.0.0.1", 0))
-    probe.close()
-    mapping = tmp_path / "m.toml"
-    mapping.write_text('[[osc]]\naddress = "/td/x"\nparam = "blend.layer.5"\nrange = [0.0, 2.0]\n')
-    parser = argparse.ArgumentParser()
-    add_osc_arguments(parser)
-    args = parser.parse_args(["--osc-port", str(port), "--osc-map", str(mapping),
-                              "--osc-feedback", f"127.0.0.1:{listener.getsockname()[1]}"])
-    reg = make_registry()
-    control = start_osc(args, reg, frame_rate=100.0)
-    try:
-        assert control.server is not None and control.server.address == ("127.0.0.1", port)
-        listener.sendto(build_msg("/td/x", 0.75).dgram, ("127.0.0.1", port))
-        assert wait_for(lambda: reg.get("blend.layer.5") == pytest.approx(1.5)) is not None
-        reg.set("blend.layer.6", 0.5)
-        listener.settimeout(2.0)
-        assert listener.recvfrom(1024)[0] == build_msg("/blend/layer/6", 0.5).dgram
-    finally:
-        control.stop()
-        listener.close()
-    off = start_osc(parser.parse_args(["--osc-port", "0"]), reg)
-    assert off.server is None and off.feedback is None
-
-
 def test_parse_host_port():
     assert parse_host_port("10.0.0.2:9001") == ("10.0.0.2", 9001)
     assert parse_host_port("9001") == ("127.0.0.1", 9001)
@@ -114,56 +72,6 @@ def test_parse_host_port():
     for bad in ("host", "host:0", "host:99999", ""):
         with pytest.raises(OscError, match="HOST:PORT"):
             parse_host_port(bad)
-
-
-FLOODER = textwrap.dedent("""
-    import math, random, socket, struct, sys, time
-    def pad(b):
-        return b + b"\\0" * (4 - len(b) % 4)
-    def msg(addr, tags, payload):
-        return pad(addr.encode()) + pad(("," + tags).encode()) + payload
-    port, seconds = int(sys.argv[1]), float(sys.argv[2])
-    rng = random.Random(1)
-    nan, inf = struct.pack(">f", math.nan), struct.pack(">f", math.inf)
-    garbage = [
-        msg("/blend/layer/1", "f", nan), msg("/blend/layer/1", "f", inf),
-        msg("/blend/layer/1", "s", pad(b"loud")), msg("/blend/layer/1", "", b""),
-        msg("/blend/layer/1", "b", struct.pack(">i", 3) + pad(b"abc")),
-        msg("/blend/curve/direction", "s", pad(b"sideways")),
-        msg("/blend/layer", "f" * 2000, nan * 2000),
-        msg("/no/such/list", "f" * 2000, struct.pack(">f", 0.5) * 2000),
-        msg("/blend/layer/1", "f", b"\\x01"),                       # truncated float
-        msg("/blend/layer/1", "q", b"\\0" * 8),                      # unknown type tag
-        b"#bundle\\0" + b"\\xff" * 40,                                # bundle with a bad size
-    ]
-    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sent, end = 0, time.time() + seconds
-    while time.time() < end:
-        kind = rng.random()
-        if kind < 0.3:
-            data = bytes(rng.getrandbits(8) for _ in range(rng.randint(0, 200)))
-        elif kind < 0.5:
-            data = msg("/x%d/%d" % (rng.randint(0, 10**6), rng.randint(0, 9)), "f", struct.pack(">f", 1.0))
-        else:
-            data = rng.choice(garbage)
-        try:
-            s.sendto(data, ("127.0.0.1", port))
-            sent += 1
-        except OSError:
-            pass
-    print(sent)
-""")
-
-
-def wait_until_idle(srv: OscServer, timeout: float) -> bool:
-    """Wait until the server has handled no packet for 0.1 s."""
-    last, end = -1, time.perf_counter() + timeout
-    while time.perf_counter() < end:
-        if srv.adapter.stats.packets == last:
-            return True
-        last = srv.adapter.stats.packets
-        time.sleep(0.1)
-    return False
 
 
 def busy_frames(reg: ParamRegistry, seconds: float, watch: dict[str, float]) -> tuple[float, int]:

@@ -3,20 +3,14 @@ show's parameters and its buttons reach the show's actions."""
 
 from __future__ import annotations
 
-import argparse
 import uuid
 from pathlib import Path
 
 import mido
 import pytest
-import torch
 
-from engine.commands.run import _start_midi
-from engine.core.clock import FakeClock
-from engine.core.show import build_renderer
-from engine.live import LiveShow
-from tests.control.test_midi_ports import send_paced, wait_for
-from tests.core.test_loop import tiny_pair
+from engine.show import MidiConfig, OscConfig, TransportConfig, start_transports
+from tests.helpers import make_show, send_paced, wait_for
 
 pytestmark = pytest.mark.midi
 MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
@@ -25,11 +19,11 @@ MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
 def test_run_binds_a_shipped_mapping_to_the_live_show(jack, tmp_path):
     name = f"nanoKONTROL2-fake-{uuid.uuid4().hex[:6]}"
     port = jack.open_output(name, virtual=True)
-    show = LiveShow(build_renderer(tiny_pair(), torch.device("cpu")), [], torch.device("cpu"),
-                    clock=FakeClock(fps=30), presets_dir=tmp_path)
+    show = make_show(tmp_path, fps=30)
     try:
-        _start_midi(argparse.Namespace(mapping=[str(MAPPINGS / "nanokontrol2.toml")], midi_port=name), show)
-        assert show.closers, "no MIDI input was opened"
+        midi = MidiConfig(mappings=[str(MAPPINGS / "nanokontrol2.toml")], port=name)
+        start_transports(show, TransportConfig(osc=OscConfig(port=0), midi=midi, autosave=0))
+        assert show.midi is not None and show.midi.ports[0].connected, "no MIDI input was opened"
         # fader 1 (CC 0) swept from the bottom: soft takeover picks it up at the current value (0)
         send_paced(port, [mido.Message("control_change", channel=0, control=0, value=v) for v in range(128)])
         assert wait_for(lambda: show.registry.get("blend.layer.0") == pytest.approx(1.0))
@@ -48,10 +42,10 @@ def test_learn_mode_while_running_binds_the_next_control_at_once(jack, tmp_path)
     name = f"anyctl-{uuid.uuid4().hex[:6]}"
     port = jack.open_output(name, virtual=True)
     learned = tmp_path / "learned.toml"
-    show = LiveShow(build_renderer(tiny_pair(), torch.device("cpu")), [], torch.device("cpu"),
-                    clock=FakeClock(fps=30), presets_dir=tmp_path)
+    show = make_show(tmp_path, fps=30)
     try:
-        _start_midi(argparse.Namespace(mapping=[], midi_port=name, learn_file=str(learned)), show)
+        midi = MidiConfig(port=name, learn_file=learned)
+        start_transports(show, TransportConfig(osc=OscConfig(port=0), midi=midi, autosave=0))
         assert show.midi is not None and show.midi.ports[0].connected
         # TouchDesigner (or TouchOSC) asks for learn mode over OSC
         OscAdapter(show.registry, show.actions).handle_message("/midi/learn", ["blend.layer.2"], ("127.0.0.1", 9))

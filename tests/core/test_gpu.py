@@ -4,12 +4,12 @@ import numpy as np
 import pytest
 import torch
 
-from engine.core.catalog import build_registry
 from engine.core.clock import FakeClock
-from engine.core.loop import RenderLoop, SinkSet
-from engine.core.show import build_renderer
+from engine.show.build import build_renderer
+from engine.show.catalog import build_registry
+from engine.show.loop import RenderLoop, SinkSet
 from engine.sinks.null import NullSink
-from tests.core.test_loop import tiny_pair
+from tests.show.test_loop import tiny_pair
 
 pytestmark = pytest.mark.gpu
 

@@ -6,8 +6,8 @@ import sys
 import numpy as np
 import torch
 
-from engine.core.catalog import engine_params
 from engine.core.params import ParamRegistry, ParamSpec
+from engine.show.catalog import engine_params
 from engine.sinks.base import Frame
 from engine.sinks.window import WindowSink
 

@@ -1,27 +1,40 @@
 """The render loop: clock -> snapshot -> render -> sinks, and nothing else on the hot path.
 
-Models are swapped at a frame boundary from a worker thread (:class:`ModelSwapper`); triggers
-(panic, next seed, snapshot) fire once per press through callbacks that only write parameters or
-hand work to other threads; a sink that raises is dropped and the others keep receiving.
+A frame, in order::
+
+    ft = clock.tick()
+    before_frame hooks (ft)            the show's frame boundary: queued changes, swaps, morphs, tempo,
+                                       a replayed control log; all on this thread, before the snapshot
+    snap = registry.snapshot(ft.dt)
+    after_snapshot hooks (snap, ft)    the control recorder (exactly what this frame saw)
+    triggers: one call per press       panic, next seed, tap, snapshot (with the press's receipt time)
+    values = transforms(snap.values)   modulation (adds to the base values; never written back)
+    pixels = renderer.render(values)   -> sinks.send(frame)
+    after_frame hooks (frame, ft)      progress, statistics consumers
+
+A failing hook, trigger or render is logged once and skipped; a sink that raises is dropped and the
+others keep receiving. Nothing here opens a socket or a file.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from functools import partial
 
+from ..core.clock import Clock, FrameTime
+from ..core.params import ParamRegistry, Snapshot
 from ..sinks.base import Frame, Sink
-from .clock import Clock, FrameTime
-from .params import ParamRegistry
 from .render import Renderer
 from .stats import FrameStats
 
 log = logging.getLogger("netblend")
+
+Trigger = Callable[[float], None]                                    # called with the press's stamp
+Transform = Callable[[Mapping[str, float], FrameTime], Mapping[str, float]]
 
 
 class SinkSet:
@@ -30,8 +43,16 @@ class SinkSet:
     def __init__(self, sinks: Iterable[Sink] = ()):
         self.sinks: list[Sink] = list(sinks)
         self.dropped: list[tuple[Sink, str]] = []
+        self.size: tuple[int, int] | None = None
+
+    def add(self, sink: Sink) -> None:
+        """Add an output; opened at once when the set is already open."""
+        self.sinks.append(sink)
+        if self.size is not None:
+            self._guard(sink, partial(sink.open, *self.size))
 
     def open(self, width: int, height: int) -> None:
+        self.size = (width, height)
         for sink in list(self.sinks):
             self._guard(sink, partial(sink.open, width, height))
 
@@ -52,47 +73,13 @@ class SinkSet:
                 log.debug("closing %s after its failure also failed: %s", sink.name, close_error)
 
     def close(self) -> None:
+        """Close every output; failures are logged and collected in ``dropped`` (exit status)."""
         for sink in self.sinks:
             try:
                 sink.close()
             except Exception as e:
                 log.warning("closing output %s failed: %s", sink.name, e)
-
-
-class ModelSwapper:
-    """Loads a new renderer on a worker thread; the loop picks it up at a frame boundary."""
-
-    def __init__(self) -> None:
-        self._ready: queue.Queue[Renderer] = queue.Queue(maxsize=1)
-        self.errors: list[str] = []
-        self._thread: threading.Thread | None = None
-
-    def request(self, build: Callable[[], Renderer]) -> threading.Thread:
-        """Start building a renderer (load files, move to the device, warm up) off the render thread."""
-
-        def work() -> None:
-            try:
-                renderer = build()
-            except Exception as e:  # a failed load leaves the current models playing
-                msg = f"model swap failed, the current models keep playing: {e}"
-                log.error(msg)
-                self.errors.append(msg)
-                return
-            try:
-                self._ready.get_nowait()  # a newer request wins over an unused older one
-            except queue.Empty:
-                pass
-            self._ready.put(renderer)
-
-        self._thread = threading.Thread(target=work, name="netblend-model-loader", daemon=True)
-        self._thread.start()
-        return self._thread
-
-    def poll(self) -> Renderer | None:
-        try:
-            return self._ready.get_nowait()
-        except queue.Empty:
-            return None
+                self.dropped.append((sink, str(e)))
 
 
 @dataclass
@@ -109,6 +96,16 @@ class ShowTime:
         return FrameTime(ft.frame, self.t, dt, self.beat, ft.bpm)
 
 
+@dataclass
+class FrameHooks:
+    """What runs around each frame besides rendering (see the module docstring for the order)."""
+
+    before_frame: list[Callable[[FrameTime], None]] = field(default_factory=list)
+    after_snapshot: list[Callable[[Snapshot, FrameTime], None]] = field(default_factory=list)
+    transforms: list[Transform] = field(default_factory=list)
+    after_frame: list[Callable[[Frame | None, FrameTime], None]] = field(default_factory=list)
+
+
 class RenderLoop:
     """Runs frames until stopped. ``step()`` renders exactly one frame (tests, offline render)."""
 
@@ -116,25 +113,20 @@ class RenderLoop:
         self,
         registry: ParamRegistry,
         renderer: Renderer,
-        sinks: SinkSet,
+        sinks: SinkSet | None = None,
         clock: Clock | None = None,
         fps: float | None = None,                    # target rate; None = as fast as possible
-        triggers: dict[str, Callable[[], None]] | None = None,  # trigger name -> action
-        on_frame: Callable[[FrameTime], None] | None = None,    # after each frame (control recorder, morphs)
-        on_swap: Callable[[Renderer], None] | None = None,      # after a model swap (re-declare parameters)
+        triggers: dict[str, Trigger] | None = None,  # trigger name -> action(stamp)
     ):
         self.registry = registry
         self.renderer = renderer
-        self.sinks = sinks
+        self.sinks = sinks or SinkSet()
         self.clock = clock or Clock()
         self.fps = fps
-        self.triggers = dict(triggers or {})
-        self.on_frame = on_frame
-        self.on_swap = on_swap
-        self.swapper = ModelSwapper()
+        self.triggers: dict[str, Trigger] = dict(triggers or {})
+        self.hooks = FrameHooks()
         self.stats = FrameStats(target_fps=fps)
         self.show_time = ShowTime()
-        self._seen: dict[str, int] = registry.trigger_counts()  # presses from now on fire
         self.errors = 0
         self.last_t = 0.0                                       # clock time of the last tick
         self._reported: set[str] = set()
@@ -144,39 +136,38 @@ class RenderLoop:
         self._stop.set()
 
     def step(self) -> Frame | None:
-        """One frame: tick, swap models if ready, snapshot, fire triggers, render, send.
-
-        Returns the frame, or None when it could not render (logged; the next frame tries again)."""
+        """One frame. Returns it, or None when it could not render (logged; the next frame tries again)."""
         ft = self.clock.tick()
         self.last_t = ft.t
-        new = self.swapper.poll()
-        if new is not None:
-            self.renderer = new
-            if self.on_swap is not None:
-                self.on_swap(new)
+        for hook in self.hooks.before_frame:
+            self._guard("frame boundary", partial(hook, ft))
         snap = self.registry.snapshot(ft.dt)
-        for name, count in snap.triggers.items():
-            if count != self._seen.setdefault(name, count):
-                self._seen[name] = count
-                action = self.triggers.get(name)
-                if action is not None:
-                    self._guard(f"trigger {name}", action)
+        for seen in self.hooks.after_snapshot:
+            self._guard("control recorder", partial(seen, snap, ft))
+        for name, stamps in snap.presses.items():
+            action = self.triggers.get(name)
+            for stamp in stamps if action is not None else ():
+                self._guard(f"trigger {name}", partial(action, stamp))
         show_ft = self.show_time.advance(ft, paused=snap.get("engine.pause") > 0.5)
+        values: Mapping[str, float] = snap.values
+        for transform in self.hooks.transforms:
+            values = transform(values, show_ft)
         t0 = time.perf_counter()
         try:
-            pixels = self.renderer.render(snap.values, show_ft)
+            pixels = self.renderer.render(values, show_ft)
         except Exception as e:  # a frame that cannot render is skipped; the window keeps the last one
             self._report("render", e)
-            return None
-        frame = Frame(pixels, ft.frame, show_ft.t, _readback=self.renderer.readback)
-        t1 = time.perf_counter()
-        self.sinks.send(frame)
-        t2 = time.perf_counter()
-        self.stats.record(t2 - t0, ft.t)
-        if self.renderer.profile:
-            self.stats.record_stages({**self.renderer.times.seconds, "sinks": t2 - t1})
-        if self.on_frame is not None:
-            self._guard("frame hook", partial(self.on_frame, show_ft))
+            frame = None
+        else:
+            frame = Frame(pixels, ft.frame, show_ft.t, _readback=self.renderer.readback)
+            t1 = time.perf_counter()
+            self.sinks.send(frame)
+            t2 = time.perf_counter()
+            self.stats.record(t2 - t0, ft.t)
+            if self.renderer.profile:
+                self.stats.record_stages({**self.renderer.times.seconds, "sinks": t2 - t1})
+        for done in self.hooks.after_frame:
+            self._guard("frame hook", partial(done, frame, show_ft))
         return frame
 
     def _guard(self, what: str, call: Callable[[], object]) -> None:
@@ -191,7 +182,7 @@ class RenderLoop:
         key = f"{what}: {error}"
         if key not in self._reported and len(self._reported) < 100:
             self._reported.add(key)
-            log.error("%s failed (the show goes on): %s", what, error)
+            log.error("%s failed (the show goes on): %s", what, error or type(error).__name__)
 
     def run(self, seconds: float | None = None, frames: int | None = None) -> FrameStats:
         """Render until ``stop()``, ``seconds`` of clock time or ``frames`` frames; returns the stats."""

@@ -55,10 +55,20 @@ class FrameStats:
 
     @property
     def recent_fps(self) -> float:
-        """Frames per second over about the last 60 frames (what the overlay and feedback show)."""
+        """Frames per second over about the last 60 frames (what the overlay shows)."""
         if len(self._stamps) < 2 or self._stamps[-1] <= self._stamps[0]:
             return 0.0
         return (len(self._stamps) - 1) / (self._stamps[-1] - self._stamps[0])
+
+    def fps_at(self, now: float, stall: float = 1.0) -> float | None:
+        """The frame rate to report at clock time ``now``: None before the first frame, 0 once no
+        frame has rendered for ``stall`` seconds (or three frame periods, whichever is longer), else
+        :attr:`recent_fps`. What ``/engine/fps`` feedback and the page show."""
+        if self.frames == 0:
+            return None
+        fps = self.recent_fps
+        limit = max(stall, 3.0 / fps) if fps > 0 else stall
+        return 0.0 if now - self.last_t > limit else fps
 
     def percentile_ms(self, q: float) -> float:
         if not self._times:

@@ -13,11 +13,13 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine.control.presets import Autosaver, Morph, PresetManager, check_name
-from engine.core.catalog import show_params
 from engine.core.clock import FrameTime
 from engine.core.params import ParamRegistry
 from engine.errors import PresetError
+from engine.show.catalog import show_params
+from engine.show.morph import Morph
+from engine.show.preset_file import check_name
+from engine.show.presets import Autosaver, PresetManager
 
 try:
     import tomllib
@@ -38,7 +40,7 @@ def engine_registry(num_layers: int = 18, family: str = "stylegan2") -> ParamReg
 def test_round_trip_restores_every_kind_of_value_and_the_models(tmp_path):
     reg = engine_registry()
     models = {"a": tmp_path / "models" / "ffhq.pkl", "b": Path("/elsewhere/ukiyoe.pkl")}
-    presets = PresetManager(tmp_path / "presets", reg,
+    presets = PresetManager(tmp_path / "presets", reg, shipped=[],
                             live_state=lambda: {"models": models, "keyframes": [7, tmp_path / "presets" / "w.npz"]})
     reg.update({"blend.layer.3": 1.5, "blend.curve.direction": "down", "latent.seed": 1234,
                 "latent.walk.beats": True, "latent.walk.mode": "slerp", "tempo.bpm": 96.0})
@@ -138,28 +140,31 @@ def test_unreadable_presets_name_the_file(tmp_path):
         presets.load("broken")
     with pytest.raises(PresetError, match=r"wrong.toml: \[params\]"):
         presets.load("wrong")
-    with pytest.raises(PresetError, match="no preset file"):
+    with pytest.raises(PresetError, match="no preset named 'absent'"):
         presets.load("absent")
+    with pytest.raises(PresetError, match="did you mean 'broken'"):
+        presets.load("brokn")
 
 
 def test_autosave_and_resume(tmp_path):
     reg = engine_registry()
-    presets = PresetManager(tmp_path, reg)
+    autosave = tmp_path / "state" / "autosave.toml"
+    presets = PresetManager(tmp_path, reg, shipped=[], autosave_path=autosave)
     assert presets.restore() is None
     saver = Autosaver(presets, interval=0.05).start()
     reg.set("blend.curve.amount", 0.75)
     time.sleep(0.2)
     reg.set("blend.layer.5", 1.25)
-    saver.stop()                                               # saves once more on exit
+    saver.close()                                              # saves once more on exit
     assert presets.list() == []                                # the autosave is not a user preset
     fresh = engine_registry()
-    PresetManager(tmp_path, fresh).restore()
+    PresetManager(tmp_path, fresh, autosave_path=autosave).restore()
     assert (fresh.get("blend.curve.amount"), fresh.get("blend.layer.5")) == (0.75, 1.25)
 
 
 SAVER = textwrap.dedent("""
     import sys
-    from engine.control.presets import PresetManager
+    from engine.show.presets import PresetManager
     from engine.core.params import ParamRegistry, ParamSpec
     reg = ParamRegistry()
     reg.add_all(ParamSpec(f"blend.layer.{i}", 0.0, 0.0, 1e9) for i in range(3000))
@@ -192,7 +197,7 @@ def test_a_save_killed_midway_always_leaves_a_whole_file(tmp_path):
         assert len(data["params"]) == 3000 and len(values) == 1, "a torn preset file"
         versions |= values
     assert len(versions) > 1   # the kills did land at different points of the save loop
-    assert PresetManager(tmp_path, ParamRegistry()).list() == ["live"]   # leftover temporaries are hidden
+    assert PresetManager(tmp_path, ParamRegistry(), shipped=[]).list() == ["live"]   # leftover temporaries hidden
 
 
 SHIPPED = sorted((ROOT / "presets").glob("*.toml"))

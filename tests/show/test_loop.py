@@ -6,41 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from engine.core.catalog import build_registry
 from engine.core.clock import FakeClock
-from engine.core.loop import RenderLoop, SinkSet
-from engine.core.show import build_renderer, load_models
-from engine.models.build import build_generator
-from engine.sinks.base import Frame, Sink
-
-TINY = dict(z_dim=16, w_dim=16, c_dim=0, img_resolution=32, img_channels=3, mapping_kwargs={"num_layers": 2},
-            channel_base=256, channel_max=16, architecture="skip")
-
-
-def tiny_pair(seed=0):
-    torch.manual_seed(seed)
-    a = build_generator(TINY)
-    sd = {k: v + 0.3 * torch.randn_like(v) if v.is_floating_point() and "filter" not in k else v
-          for k, v in a.state_dict().items()}
-    return [a, build_generator(TINY, sd)]
-
-
-class Collect(Sink):
-    name = "collect"
-
-    def __init__(self):
-        super().__init__()
-        self.frames = []
-
-    def _send(self, frame: Frame) -> None:
-        self.frames.append(frame.numpy().copy())
-
-
-class Broken(Sink):
-    name = "broken"
-
-    def _send(self, frame: Frame) -> None:
-        raise OSError("cable pulled")
+from engine.show.build import build_renderer
+from engine.show.catalog import build_registry
+from engine.show.loop import RenderLoop, SinkSet
+from tests.helpers import Broken, Collect, tiny_pair
 
 
 def make_loop(sinks, fps=10.0):
@@ -94,59 +64,50 @@ def test_a_parameter_written_from_another_thread_lands_in_the_next_frame():
     assert not np.array_equal(before, sink.frames[-1])
 
 
-def test_a_hot_swap_to_a_corrupt_file_keeps_the_current_models(tmp_path):
-    bad = tmp_path / "broken.pkl"
-    bad.write_bytes(b"\x80\x04this is not a model")
-    sink = Collect()
-    loop = make_loop([sink])
-    renderer = loop.renderer
-    loop.swapper.request(lambda: build_renderer(load_models([bad], torch.device("cpu")), torch.device("cpu"))).join()
-    loop.run(frames=3)
-    assert loop.renderer is renderer
-    assert len(sink.frames) == 3
-    assert "broken.pkl" in loop.swapper.errors[0] and "keep playing" in loop.swapper.errors[0]
-
-
-def test_a_hot_swap_happens_at_a_frame_boundary():
-    sink = Collect()
-    loop = make_loop([sink])
-    loop.registry.set("latent.walk.mode", "off")
-    loop.run(frames=2)
-    loop.swapper.request(lambda: build_renderer(tiny_pair(seed=5), torch.device("cpu"))).join()
-    loop.run(frames=2)
-    assert np.array_equal(sink.frames[0], sink.frames[1])
-    assert not np.array_equal(sink.frames[1], sink.frames[2])
-
-
 def test_pause_freezes_the_walk_and_triggers_fire_once_per_press():
     sink = Collect()
     fired = []
     loop = make_loop([sink])
-    loop.triggers["engine.snapshot"] = lambda: fired.append(True)
+    loop.triggers["engine.snapshot"] = fired.append
     loop.registry.set("engine.pause", 1)
-    loop.registry.set("engine.snapshot", 1)
+    loop.registry.set("engine.snapshot", 1, stamp=0.25)
     loop.run(frames=3)
     assert np.array_equal(sink.frames[0], sink.frames[2])
-    assert fired == [True]
+    assert fired == [0.25]
+
+
+def test_presses_within_one_frame_each_fire_once_with_their_receipt_time():
+    fired = []
+    loop = make_loop([Collect()])
+    loop.triggers["latent.next_seed"] = fired.append
+    for i in range(10):
+        loop.registry.set("latent.next_seed", 1, stamp=i / 1000)
+    loop.run(frames=2)
+    assert fired == [i / 1000 for i in range(10)]
 
 
 @pytest.mark.parametrize("value", [float("nan"), float("inf"), "garbage"])
 def test_bad_control_values_never_reach_a_frame(value):
     from engine.core.params import ParamError
 
-    sink = Collect()
-    loop = make_loop([sink])
-    with pytest.raises(ParamError):
-        loop.registry.set("blend.layer.1", value)
-    loop.run(frames=1)
-    assert np.isfinite(sink.frames[0]).all()
+    frames = []
+    for bad in (False, True):
+        sink = Collect()
+        loop = make_loop([sink])
+        loop.registry.set("blend.layer.1", 0.7)
+        if bad:
+            with pytest.raises(ParamError):
+                loop.registry.set("blend.layer.1", value)
+        loop.run(frames=1)
+        frames.append(sink.frames[0])
+    assert np.array_equal(frames[0], frames[1])          # the last good value rendered, nothing else
 
 
 def test_failures_in_triggers_hooks_and_render_never_stop_the_loop(caplog):
     sink = Collect()
     loop = make_loop([sink])
-    loop.triggers["engine.snapshot"] = lambda: 1 / 0
-    loop.on_frame = lambda ft: (_ for _ in ()).throw(RuntimeError("hook broke"))
+    loop.triggers["engine.snapshot"] = lambda stamp: 1 / 0
+    loop.hooks.after_frame.append(lambda frame, ft: (_ for _ in ()).throw(RuntimeError("hook broke")))
     loop.registry.set("engine.snapshot", 1)
     loop.run(frames=3)
     assert len(sink.frames) == 3

@@ -7,7 +7,7 @@ The blend masks declare ``blend.*`` for the current layer count, the latent engi
 
 from __future__ import annotations
 
-from .params import ParamRegistry, ParamSpec
+from ..core.params import ParamRegistry, ParamSpec
 
 
 def engine_params() -> list[ParamSpec]:

@@ -15,7 +15,7 @@ from typing import Any
 import torch
 
 from ..blend.masks import BlendState, compose
-from .clock import FrameTime
+from ..core.clock import FrameTime
 
 STAGES = ("blend", "mapping", "synthesis", "convert")
 
@@ -74,8 +74,8 @@ class Renderer:
         return t1
 
     @torch.inference_mode()
-    def render(self, values: Mapping[str, float], ft: FrameTime) -> torch.Tensor:
-        """Render one frame; returns the uint8 RGBA buffer ``[H, W, 4]`` (reused every frame)."""
+    def render_image(self, values: Mapping[str, float], ft: FrameTime) -> torch.Tensor:
+        """The frame as the model's float image ``[1, 3, R, R]`` (blend, latents, synthesis)."""
         self.times = StageTimes()
         t0 = time.perf_counter()
         self.blend_state = compose(values, self.num_layers, num_models=self.blended.num_models)
@@ -84,7 +84,14 @@ class Renderer:
         ws = self.latents.ws(values, ft)
         t0 = self._mark("mapping", t0)
         img = self.blended.synthesis(ws, **self.latents.synthesis_kwargs(values, ft))
-        t0 = self._mark("synthesis", t0)
+        self._mark("synthesis", t0)
+        return img
+
+    @torch.inference_mode()
+    def render(self, values: Mapping[str, float], ft: FrameTime) -> torch.Tensor:
+        """Render one frame; returns the uint8 RGBA buffer ``[H, W, 4]`` (reused every frame)."""
+        img = self.render_image(values, ft)
+        t0 = time.perf_counter()
         if img.shape[-2:] != (self.height, self.width):
             img = torch.nn.functional.interpolate(img, size=(self.height, self.width), mode="bilinear",
                                                   align_corners=False, antialias=True)

@@ -1,8 +1,8 @@
 """The show's parameter catalog follows the models: layer count, model count, family."""
 
 from engine.blend.generator import BlendedGenerator
-from engine.core.catalog import build_registry
-from tests.core.test_loop import tiny_pair
+from engine.show.catalog import build_registry
+from tests.show.test_loop import tiny_pair
 
 
 def test_catalog_follows_the_model_set_across_a_swap():

@@ -1,7 +1,7 @@
-"""Assembling a show: model files (or the demo pair) -> blended generator -> latents -> renderer.
+"""Building a show: model files (or the demo pair) -> blended generator -> latents -> renderer -> Show.
 
-Used by ``netblend run`` at start-up, by hot swaps on the model-loader thread, and by ``netblend
-render``. Nothing here runs per frame.
+Used by ``netblend run``, ``render``, ``bench`` and ``warmup``, and by hot swaps on the model-loader
+thread. Nothing here runs per frame.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ from pathlib import Path
 
 import torch
 
-from ..errors import NetblendError
+from ..core.clock import Clock, FakeClock
+from ..errors import ModelLoadError, NetblendError
 from .render import Renderer
 
 log = logging.getLogger("netblend")
@@ -76,38 +77,86 @@ def build_renderer(models: Sequence, device: torch.device, size: tuple[int, int]
 
 
 def warm_up(renderer: Renderer, registry, tune_threads: bool = True, frames: int = 3) -> float:
-    """Render a few frames off the show (kernels chosen, caches filled) before going live.
-
-    On a CPU it also picks the intra-op thread count: with every core busy elsewhere (TouchDesigner,
-    OBS, another render), synchronising threads can cost far more than they bring, so one thread and
-    all threads are timed and the faster kept. Returns the steady frame time in seconds."""
-    from .clock import FakeClock
-
+    """Render a few frames off the show (kernels chosen, caches filled) before going live, reading the
+    registry's targets without changing anything. On a CPU it also picks the thread count
+    (:func:`choose_cpu_threads`). Returns the steady frame time in seconds."""
     clock = FakeClock(fps=30)
+
+    values = registry.targets()               # read only: warming up changes no state of the show
 
     def timed() -> float:
         best = float("inf")
         for _ in range(frames):
             ft = clock.tick()
             t0 = time.perf_counter()
-            renderer.render(registry.snapshot(ft.dt).values, ft)
+            renderer.render(values, ft)
             if renderer.device.type == "cuda":
                 torch.cuda.synchronize(renderer.device)
             best = min(best, time.perf_counter() - t0)
         return best
 
     timed()                                   # first frames: allocation, kernel selection
+    if tune_threads and renderer.device.type == "cpu":
+        return choose_cpu_threads(timed)
+    return timed()
+
+
+def choose_cpu_threads(timed) -> float:
+    """The one thread policy of every command that renders on a CPU (run, render, project, bench,
+    warmup): time ``timed()`` (seconds per unit of work) with all threads and with one, keep the
+    faster. With every core busy elsewhere (TouchDesigner, OBS, another render), synchronising
+    threads can cost far more than they bring. Returns the faster time."""
     many = torch.get_num_threads()
     best = timed()
-    if tune_threads and renderer.device.type == "cpu" and many > 1:
+    if many > 1:
         torch.set_num_threads(1)
         single = timed()
         if single < best:
             log.info("CPU: one thread renders faster here (%.1f ms vs %.1f ms); using one", single * 1e3, best * 1e3)
-            best = single
-        else:
-            torch.set_num_threads(many)
+            return single
+        torch.set_num_threads(many)
     return best
+
+
+def build_show(models: Sequence, device: torch.device, *, paths: Sequence[str | Path] = (),
+               size: tuple[int, int] | None = None, clock: Clock | None = None, fps: float | None = None,
+               presets_dir: str | Path | None = None, profile: bool = False, impl: str = "fast"):
+    """A :class:`~engine.show.show.Show` over ``models`` (model A first), able to hot-swap models."""
+    from .show import Show
+
+    renderer = build_renderer(models, device, size=size, profile=profile, impl=impl)
+    return Show(renderer, device, clock=clock, fps=fps, model_paths=paths, presets_dir=presets_dir,
+                build=swap_builder(impl, profile))
+
+
+def swap_builder(impl: str = "fast", profile: bool = False):
+    """The function a show's model loader calls: load ``paths``, build a renderer of ``size`` with
+    ``keyframes``, and render one test frame with the show's current ``values``. A model that loads
+    but cannot render (or renders NaN) raises here, so the swap is refused and the current models
+    keep playing."""
+    def build(paths, device, size, keyframes, values) -> Renderer:
+        renderer = build_renderer(load_models(paths, device), device, size=size,
+                                  keyframes=list(keyframes) or None, profile=profile, impl=impl)
+        check_renders(renderer, values, paths)
+        return renderer
+
+    return build
+
+
+def check_renders(renderer: Renderer, values, paths: Sequence[str | Path] = ()) -> None:
+    """Render one frame off the show; raise :class:`ModelLoadError` naming the models when it fails
+    or gives non-finite pixels."""
+    from ..core.clock import FrameTime
+    from .swap import describe
+
+    try:
+        img = renderer.render_image(values, FrameTime(0, 0.0, 0.0, 0.0, 120.0))
+    except Exception as e:
+        raise ModelLoadError(f"{describe(paths)} loaded but cannot render a frame ({e or type(e).__name__}); "
+                             "check the model files") from None
+    if not bool(torch.isfinite(img).all()):
+        raise ModelLoadError(f"{describe(paths)} render non-finite pixels (NaN or inf weights?); "
+                             "check the model files")
 
 
 def parse_size(text: str | None) -> tuple[int, int] | None:

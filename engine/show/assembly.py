@@ -1,0 +1,98 @@
+"""One way to put a show together from plain configuration (no argparse here).
+
+``netblend run`` and ``netblend render`` both call :func:`assemble` with a :class:`ShowConfig`; run
+then adds its transports (``engine.show.transports``) and real-time clock, render a fake clock and a
+control-log replay. Everything that can be checked without a model (the preset, the resume file)
+is checked before any model loads, so a typo costs no loading time.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..core.clock import Clock
+from ..errors import NetblendError
+from .build import build_show, load_models, resolve_device
+from .preset_file import Preset
+from .presets import PresetFolders
+from .swap import describe
+
+log = logging.getLogger("netblend")
+
+
+@dataclass
+class ShowConfig:
+    models: list[str] = field(default_factory=list)   # model A first; empty = the built-in demo pair
+    preset: str | None = None                         # name (presets folders) or .toml path to start with
+    resume: bool = False                              # restore the autosaved state
+    presets_dir: str | None = None                    # where user presets are saved (default: user folder)
+    size: tuple[int, int] | None = None               # output size (default: the model's resolution)
+    device: str = "auto"
+    fps: float | None = None                          # target frame rate; None = as fast as possible
+    clock: Clock | None = None                        # a FakeClock for offline renders and tests
+    profile: bool = False
+    impl: str = "fast"
+    initial: dict = field(default_factory=dict)       # values set after the demo/preset/resume state
+
+
+def find_start_preset(config: ShowConfig) -> Preset | None:
+    """The ``--preset`` of the config, read now (a path or a name); errors before any model loads."""
+    if not config.preset:
+        return None
+    path = Path(config.preset)
+    if path.suffix == ".toml" or path.exists():
+        return Preset.read(path)
+    return PresetFolders(config.presets_dir).load(config.preset)
+
+
+def _resume_state(config: ShowConfig) -> Preset | None:
+    if not config.resume:
+        return None
+    state = PresetFolders(config.presets_dir).read_autosave()
+    if state is None:
+        log.warning("nothing to resume (no readable autosave); starting fresh")
+    return state
+
+
+def assemble(config: ShowConfig):
+    """Build the :class:`~engine.show.show.Show` a config describes, in its start state."""
+    device = resolve_device(config.device)
+    preset = find_start_preset(config)
+    resumed = _resume_state(config)
+    paths = list(config.models)
+    wanted = [str(p) for p in (resumed.models.values() if resumed else [])]
+    if resumed is not None and wanted and not paths:
+        paths = wanted
+    elif resumed is not None and wanted and [Path(p).resolve() for p in paths] != [Path(p).resolve() for p in wanted]:
+        log.warning("--resume: playing %s from the command line, but the autosave was made with %s; its "
+                    "layer values were tuned for those", describe(paths), describe(wanted))
+    if not paths and preset is not None and preset.models:
+        paths = [str(p) for p in preset.models.values()]
+    try:
+        models = load_models(paths, device)
+    except NetblendError as e:
+        if resumed is None or config.models or not wanted:
+            raise
+        log.warning("--resume could not load the autosaved models (%s); playing the demo pair instead", e)
+        paths, models = [], load_models([], device)
+    show = build_show(models, device, paths=paths, size=config.size, clock=config.clock, fps=config.fps,
+                      presets_dir=config.presets_dir, profile=config.profile, impl=config.impl)
+    if not paths and preset is None and resumed is None:
+        from ..models.demo import DEMO_SHOW
+
+        show.registry.update(DEMO_SHOW, source=("show", "demo"))
+        show.registry.jump()
+    for state in (resumed, preset):
+        if state is not None:
+            show.apply_now(_without_models(state))
+    if config.initial:
+        show.registry.update(config.initial, source=("show", "initial"))
+        show.registry.jump()
+    return show
+
+
+def _without_models(preset: Preset) -> Preset:
+    """The preset's state minus its models (already chosen and loaded above)."""
+    return Preset(preset.name, dict(preset.params), {}, list(preset.keyframes), preset.description, preset.path)

@@ -1,0 +1,126 @@
+"""Wiring a show's transports from plain configuration: OSC in and feedback out, MIDI controllers,
+Ableton Link, the autosave and the control recorder. No argparse here (``engine/commands`` builds the
+configs); every part is attached to the show, which closes it at the end.
+
+:func:`check_transports` validates what can be checked without a model (mapping files, the feedback
+address), so ``netblend run`` reports those mistakes before loading anything. :func:`start_transports`
+runs after the warm-up, so once the engine says it is up every message it receives counts.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..control.osc_server import DEFAULT_HOST, DEFAULT_PORT, parse_host_port
+from ..core.paths import user_dir
+from ..errors import MappingError
+
+log = logging.getLogger("netblend")
+
+
+@dataclass
+class OscConfig:
+    host: str = DEFAULT_HOST                     # interface to receive on (0.0.0.0 = every interface)
+    port: int = DEFAULT_PORT                     # 0 = no OSC input
+    feedback: str | None = None                  # HOST:PORT that gets changed values and /engine/fps
+    maps: list[str] = field(default_factory=list)   # mapping files whose [[osc]] aliases are accepted
+
+
+@dataclass
+class MidiConfig:
+    mappings: list[str] = field(default_factory=list)   # controller mapping files
+    port: str | None = None                             # input port regex (overrides the mappings')
+    learn_file: Path = field(default_factory=lambda: user_dir("learned.toml"))
+
+
+@dataclass
+class TransportConfig:
+    osc: OscConfig = field(default_factory=OscConfig)
+    midi: MidiConfig = field(default_factory=MidiConfig)
+    link: bool = False                           # join an Ableton Link session (announces on the LAN)
+    autosave: float = 30.0                       # seconds between autosaves; 0 = off
+    record_controls: str | None = None           # control log for `netblend render --controls`
+
+
+def check_transports(config: TransportConfig) -> None:
+    """Raise the one-line error of a bad mapping file or feedback address, before any model loads."""
+    from ..control.mapping import load_mapping
+
+    for path in [*config.midi.mappings, *config.osc.maps]:
+        if not Path(path).is_file():
+            raise MappingError(f"--mapping {path}: no such file; the shipped ones are in mappings/")
+        load_mapping(path)
+    if config.osc.feedback:
+        parse_host_port(config.osc.feedback)
+
+
+def start_transports(show, config: TransportConfig) -> list[str]:
+    """Start what ``config`` asks for on ``show``; returns status lines for the start-up message."""
+    lines = _start_osc(show, config.osc)
+    lines += _start_midi(show, config.midi)
+    if config.link:
+        from .tempo import start_link
+
+        show.attach(start_link(show.registry))
+        lines.append("Ableton Link: joined (tempo follows the session both ways)")
+    if config.autosave > 0:
+        from .presets import Autosaver
+
+        show.attach(Autosaver(show.presets, interval=config.autosave).start())
+    if config.record_controls:
+        from .control_log import ControlRecorder
+
+        state = show.presets.capture("start")
+        show.attach(ControlRecorder(show.registry, config.record_controls, initial={
+            "models": [str(p) for p in show.model_paths],
+            "keyframes": [k if isinstance(k, int) else str(k) for k in state.keyframes]}))
+    return lines
+
+
+def _start_osc(show, config: OscConfig) -> list[str]:
+    from ..control.feedback import FeedbackSender
+    from ..control.osc import OscAdapter, load_osc_aliases
+    from ..control.osc_server import OscServer, OscServerConfig
+
+    lines = []
+    if config.port:
+        aliases = [a for path in config.maps for a in load_osc_aliases(path)]
+        adapter = OscAdapter(show.registry, show.actions, aliases)
+        server = OscServer(adapter, OscServerConfig(host=config.host, port=config.port)).start()
+        show.add_closer(server.stop)
+        show.osc = adapter
+        host, port = server.address
+        lines.append(f"OSC on {host}:{port} (`netblend osc` lists the addresses)")
+    if config.feedback:
+        target = parse_host_port(config.feedback)
+        stats, clock = show.loop.stats, show.clock
+        feedback = FeedbackSender(show.registry, target, show.loop.fps or 60.0,
+                                  fps_source=lambda: stats.fps_at(clock.now()),
+                                  changes=show.changes.subscribe()).start()
+        show.add_closer(feedback.stop)
+        lines.append(f"OSC feedback to {target[0]}:{target[1]}")
+    return lines
+
+
+def _start_midi(show, config: MidiConfig) -> list[str]:
+    """Open the controllers of the mapping files (and learn mode) for ``show``."""
+    from ..control.live_midi import LiveMidi
+    from ..control.mapping import load_mapping
+    from ..control.midi_ports import MidiUnavailable
+
+    midi_maps = [m for m in (load_mapping(p) for p in config.mappings) if m.midi]
+    if not midi_maps and not config.port:
+        return []
+    for problem in (p for m in midi_maps for p in m.unknown_params(show.registry)):
+        log.warning("%s (skipped)", problem)
+    midi = LiveMidi(show.registry, show.actions, tempo=show.tempo, learn_file=config.learn_file)
+    try:
+        lines = midi.open(midi_maps, config.port)
+    except MidiUnavailable as e:
+        midi.close()
+        return [f"{e}; the show runs without MIDI"]
+    show.midi = midi
+    show.add_closer(midi.close)
+    return lines
