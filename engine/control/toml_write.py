@@ -20,6 +20,16 @@ from pathlib import Path
 from typing import TypeGuard
 
 _BARE_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def _read_umask() -> int:
+    """The process umask (read once at import, while no other thread can be writing files)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+FILE_MODE = 0o666 & ~_read_umask()      # what open() would give: mkstemp alone makes 0600 files
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
 
@@ -47,6 +57,8 @@ def write_text_atomic(path: Path, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        if hasattr(os, "chmod"):
+            os.chmod(tmp_name, FILE_MODE)
         os.replace(tmp_name, path)
     except BaseException:
         try:

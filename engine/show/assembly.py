@@ -50,10 +50,11 @@ def find_start_preset(config: ShowConfig) -> Preset | None:
 def _resume_state(config: ShowConfig) -> Preset | None:
     if not config.resume:
         return None
-    state = PresetFolders(config.presets_dir).read_autosave()
-    if state is None:
-        log.warning("nothing to resume (no readable autosave); starting fresh")
-    return state
+    folders = PresetFolders(config.presets_dir)
+    if not folders.autosave_path.exists():
+        log.warning("nothing to resume yet (no autosave in %s); starting fresh", folders.autosave_path.parent)
+        return None
+    return folders.read_autosave()                     # says itself what it could not read
 
 
 def assemble(config: ShowConfig):
