@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     command = next((a for a in argv if not a.startswith("-")), None)
     parser = build_parser(command if command in COMMANDS else None)
     args = parser.parse_args(argv)
+    args.argv = argv                                   # the command line as given (the watchdog re-runs it)
     if args.command is None:
         parser.print_help()
         return 0

@@ -9,7 +9,9 @@ stops it but Ctrl-C, closing the window, SIGTERM or ``--seconds``; then one summ
 
 from __future__ import annotations
 
+import argparse
 import logging
+import os
 import signal
 import sys
 
@@ -39,6 +41,13 @@ def configure(parser) -> None:
     parser.add_argument("--profile", action="store_true",
                         help="time each stage (blend, mapping, synthesis, convert, sinks) and print medians at exit")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    inst = parser.add_argument_group("installations")
+    inst.add_argument("--playlist", metavar="FILE", help="cue list: recall presets in turn (docs/installations.md)")
+    inst.add_argument("--watchdog", type=float, metavar="S", default=None,
+                      help="run the engine as a child process and restart it (with --resume) when no frame "
+                           "renders for S seconds or it crashes")
+    inst.add_argument("--log", metavar="FILE", help="also log to FILE (rotated at 10 MB, 3 kept), with timestamps")
+    inst.add_argument("--heartbeat", metavar="FILE", help=argparse.SUPPRESS)
     group = parser.add_argument_group("OSC")
     group.add_argument("--osc-host", default=DEFAULT_OSC_HOST,
                        help=f"interface to receive OSC on (default {DEFAULT_OSC_HOST}; 0.0.0.0 = all)")
@@ -79,15 +88,41 @@ def _default_sinks(specs: list[str]) -> tuple[list[str], str | None]:
                       "(add --sink record:show.mp4, ndi:NAME, ...)")
 
 
+def _setup_logging(args) -> None:
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="netblend: %(levelname)s: %(message)s")
+    if args.log:
+        from logging.handlers import RotatingFileHandler
+
+        from ..errors import NetblendError
+
+        try:
+            handler = RotatingFileHandler(args.log, maxBytes=10 * 2**20, backupCount=3, encoding="utf-8")
+        except OSError as e:
+            raise NetblendError(f"--log {args.log}: cannot write ({e.strerror or e})") from None
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setLevel(logging.INFO)
+        root = logging.getLogger()
+        root.addHandler(handler)
+        root.setLevel(min(root.level, logging.INFO))
+
+
 def run(args) -> int:
+    from pathlib import Path
+
     from ..core.paths import user_dir
     from ..show import ShowConfig, assemble, check_transports, start_transports
     from ..show.build import parse_size, warm_up
+    from ..show.presets import PresetFolders
     from ..sinks import check_sink_specs, make_sinks
     from ..sinks.snapshot import SnapshotSink
 
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="netblend: %(levelname)s: %(message)s")
+    if args.watchdog is not None:
+        from ..show.watchdog import supervise
+
+        user_dir().mkdir(parents=True, exist_ok=True)
+        return supervise(args.argv, args.watchdog, user_dir(f"heartbeat-{os.getpid()}"))
+    _setup_logging(args)
     config = ShowConfig(models=list(args.models), preset=args.preset, resume=args.resume,
                         presets_dir=args.presets, size=parse_size(args.size), device=args.device,
                         fps=args.fps, profile=args.profile)
@@ -95,6 +130,11 @@ def run(args) -> int:
     check_transports(transports)                  # bad input fails before the models load
     specs, note = _default_sinks(list(args.sink))
     check_sink_specs(specs)
+    playlist = None
+    if args.playlist:
+        from ..show.playlist import read_playlist
+
+        playlist = read_playlist(args.playlist, PresetFolders(args.presets))
     show = assemble(config)
     try:
         context = dict(fps=args.fps or 30.0, registry=show.registry, on_close=show.loop.stop,
@@ -105,6 +145,14 @@ def run(args) -> int:
         for sink in sinks if stills in sinks else [*sinks, stills]:
             show.add_sink(sink)
         show.loop.triggers["engine.snapshot"] = lambda stamp: stills.request()
+        if playlist is not None:
+            from ..show.playlist import Playlist
+
+            show.attach(Playlist(show, playlist))
+        if args.heartbeat:
+            from ..show.watchdog import Heartbeat
+
+            show.attach(Heartbeat(show, Path(args.heartbeat)))
         warm_up(show.renderer, show.registry)
         lines = start_transports(show, transports)
     except BaseException:

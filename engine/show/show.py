@@ -180,7 +180,7 @@ class Show:
         return self.presets.load(str(name_or_path))
 
     def recall(self, name_or_path: str | Path | Preset, morph: float | None = None,
-               allow_path: bool = False) -> Preset:
+               allow_path: bool = False, unit: str | None = None) -> Preset:
         """Read a preset on this (control) thread, then apply it at the next frame boundary: values
         now or morphed over ``morph`` (default: the live ``preset.morph``, in beats when
         ``preset.morph.beats`` is on), keyframes exactly as the preset lists them (none clears them),
@@ -188,7 +188,8 @@ class Show:
         preset = name_or_path if isinstance(name_or_path, Preset) else self.read_preset(name_or_path, allow_path)
         if morph is None:
             morph = self.registry.get("preset.morph") or None
-        unit = "beats" if self.registry.get("preset.morph.beats") > 0.5 else "seconds"
+        if unit is None:
+            unit = "beats" if self.registry.get("preset.morph.beats") > 0.5 else "seconds"
         keyframes = self._read_keyframes(preset)
         self.at_frame_boundary(lambda ft: self._apply_preset(preset, morph, unit, keyframes, ft))
         return preset
