@@ -56,20 +56,31 @@ def _crossover(item: str, layers: Sequence[object]) -> dict[str, float]:
     return out
 
 
-def _resolution_list(item: str, available: set[int]) -> dict[int, float]:
+def _resolution_list(item: str, available: set[int], strict: bool = True) -> dict[int, float]:
     out = {}
     for pair in item.split(","):
         r, sep, t = pair.partition(":")
         if not sep or not r.strip().isdigit():
             raise MaskError(f"mask item {item!r}: expected RESOLUTION:T pairs like 4:0,8:0,16:1")
-        if int(r) not in available:
+        if int(r) not in available and strict:
             raise MaskError(f"mask item {item!r}: no block at resolution {r} "
                             f"(this model has {', '.join(map(str, sorted(available)))})")
         out[int(r)] = _number(item, t)
     return out
 
 
-def parse_mask(text: str, layers: Sequence[object]) -> BlendState:
+def check_mask(text: str) -> None:
+    """Raise :class:`MaskError` for a mask that no model could take (a typo, a bad number), checked
+    against a generic 18-layer, 4-1024 px table, so the mistake shows before any model loads.
+    What depends on the model (a layer index, a block resolution it lacks) is checked by
+    :func:`parse_mask`."""
+    from types import SimpleNamespace
+
+    resolutions = [4, 8, 8, 16, 16, 32, 32, 64, 64, 128, 128, 256, 256, 512, 512, 1024, 1024, 1024]
+    parse_mask(text, [SimpleNamespace(resolution=r) for r in resolutions], strict=False)
+
+
+def parse_mask(text: str, layers: Sequence[object], strict: bool = True) -> BlendState:
     """Parse a mask spec for a model whose layer table is ``layers``; :class:`MaskError` if bad."""
     num_layers = len(layers)
     available = {int(getattr(e, "resolution", e)) for e in layers}  # type: ignore[call-overload]
@@ -100,13 +111,16 @@ def parse_mask(text: str, layers: Sequence[object]) -> BlendState:
         elif name.startswith("l") and name[1:].isdigit() and sep:
             index = int(name[1:])
             if index >= num_layers:
+                if not strict:
+                    _number(item, value)
+                    continue
                 raise MaskError(f"mask item {item!r}: this model has layers L0..L{num_layers - 1}")
             direction = masks.DIRECTIONS[int(values["blend.curve.direction"])]
             on_curve = curve(num_layers, values["blend.curve.amount"], values["blend.curve.center"],
                              values["blend.curve.width"], direction)
             values[f"blend.layer.{index}"] = _number(item, value) - on_curve[index]
         elif ":" in item and not sep:
-            resolutions.update(_resolution_list(item, available))
+            resolutions.update(_resolution_list(item, available, strict))
         else:
             raise MaskError(f"mask item {item!r} is not understood; {HELP}")
     return compose(values, num_layers, resolutions)

@@ -37,7 +37,7 @@ def _weights(text: str) -> list[float]:
 def run(args: argparse.Namespace) -> int:
     """Blend the models and write OUT atomically; user errors are one-line NetblendErrors."""
     from engine.blend.generator import BlendedGenerator
-    from engine.blend.spec import parse_mask
+    from engine.blend.spec import check_mask, parse_mask
     from engine.errors import NetblendError
     from engine.models.loaders import load_generator
     from engine.models.loaders.native import save_native
@@ -51,6 +51,10 @@ def run(args: argparse.Namespace) -> int:
         raise NetblendError(f"{out}: already exists; pass --force to overwrite it or -o to choose another name")
     if any(Path(m).expanduser().resolve() == out.resolve() for m in args.models if Path(m).exists()):
         raise NetblendError(f"{out}: the output would overwrite an input; choose another name with -o")
+    if args.mask is not None:
+        check_mask(args.mask)                      # a typo shows before any model loads
+    else:
+        _weights(args.weights)
     blended = BlendedGenerator([load_generator(path, device="cpu") for path in args.models])
     if args.mask is not None:
         state = parse_mask(args.mask, blended.layers)

@@ -66,7 +66,11 @@ def run(args: argparse.Namespace) -> int:
         raise LatentFileError(f"{out.name}: the projector writes .npz files; name the output OUT.npz")
     if args.steps < 1:
         raise LatentFileError(f"--steps {args.steps}: needs at least 1 step")
-    device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    if not Path(args.photo).expanduser().is_file():
+        raise LatentFileError(f"{args.photo}: no such photo; give the path of a .jpg or .png")
+    from engine.show.build import resolve_device
+
+    device = resolve_device(args.device or "auto")
     G: Any = load_generator(args.model, device=device)   # a Generator (typed as a plain Module)
     target = load_photo(args.photo, G.img_resolution).to(device)      # [1, 3, R, R]
     weights = find_vgg16_weights(args.vgg16)
@@ -77,6 +81,17 @@ def run(args: argparse.Namespace) -> int:
     print(f"projecting {args.photo} into {space} of {G.family} {G.img_resolution}px, {args.steps} steps, "
           f"loss: {loss_name}")
     config = ProjectionConfig(steps=args.steps, w_plus=args.wplus, seed=args.seed, lr=args.lr)
+    if device.type == "cpu":                  # the thread policy of every command: time a few steps both ways
+        from engine.show.build import choose_cpu_threads
+
+        trial = ProjectionConfig(steps=2, w_plus=args.wplus, seed=args.seed, lr=args.lr)
+
+        def timed() -> float:
+            start = time.perf_counter()
+            project(G, target, trial, vgg=vgg)
+            return time.perf_counter() - start
+
+        choose_cpu_threads(timed)
     result = project(G, target, config, vgg=vgg, progress=ProgressBar())
     save_latent(out, result.ws)
     png = save_side_by_side(out.with_suffix(".png"), target, result.image)

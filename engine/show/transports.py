@@ -54,6 +54,28 @@ def check_transports(config: TransportConfig) -> None:
         load_mapping(path)
     if config.osc.feedback:
         parse_host_port(config.osc.feedback)
+    if config.osc.port:
+        _probe_udp_port(config.osc.host, config.osc.port)
+
+
+def _probe_udp_port(host: str, port: int) -> None:
+    """Raise the OSC server's own error when ``host:port`` cannot be bound (busy, no such interface)."""
+    import socket
+
+    from ..errors import OscError
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0][0]
+        probe = socket.socket(family, socket.SOCK_DGRAM)
+    except (OSError, UnicodeError) as e:
+        raise OscError(f"--osc-host {host}: {e}; give an interface address such as 127.0.0.1 or 0.0.0.0") from None
+    try:
+        probe.bind((host, port))
+    except OSError as e:
+        raise OscError(f"cannot open OSC port {host}:{port}: {e.strerror or e}; "
+                       "pick another with --osc-port or stop the program using it") from None
+    finally:
+        probe.close()
 
 
 def start_transports(show, config: TransportConfig) -> list[str]:

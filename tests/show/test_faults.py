@@ -204,3 +204,27 @@ def test_nothing_the_engine_writes_lands_in_the_checkout(tmp_path):
     assert (tmp_path / "home" / ".local" / "share" / "netblend" / "autosave.toml").exists()
     new = {line for line in status() - before if ".pytest_cache" not in line and "__pycache__" not in line}
     assert new == set()
+
+
+def test_errors_that_need_no_model_come_before_any_model_loads(tmp_path, capsys):
+    """A busy OSC port, a mask typo, a missing photo: one line, in well under a model's load time."""
+    import socket
+
+    busy = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    busy.bind(("127.0.0.1", 0))
+    missing = str(tmp_path / "absent.pkl")
+    try:
+        for argv, message in [
+            (["run", "--osc-port", str(busy.getsockname()[1]), "--sink", "null", "--device", "cpu"], "OSC port"),
+            (["blend", missing, missing, "--mask", "crosover@32", "-o", str(tmp_path / "o.safetensors")],
+             "not understood"),
+            (["project", str(tmp_path / "me.jpg"), "--model", missing, "-o", str(tmp_path / "me.npz")],
+             "no such photo"),
+        ]:
+            start = time.perf_counter()
+            assert main(argv) == 2
+            err = capsys.readouterr().err.strip().splitlines()
+            assert len(err) == 1 and message in err[0], err
+            assert time.perf_counter() - start < 3.0
+    finally:
+        busy.close()
