@@ -53,7 +53,6 @@ class ProgressBar:
 
 def run(args: argparse.Namespace) -> int:
     """Project ``args.photo`` into ``args.model``'s W/W+; writes OUT.npz and OUT.png."""
-    import torch
 
     from engine.errors import LatentFileError
     from engine.latents.files import save_latent
