@@ -6,6 +6,8 @@ convolution (the kernel flipped). StyleGAN2 passes ``flip_weight=(up == 1)``.
 
 ``impl='fast'`` runs every convolution in channels_last (oneDNN's fast layout on CPU: 1.5-3x faster
 than NCHW for these shapes) and never builds per-sample weights for a grouped convolution.
+``impl='triton'`` and ``'cuda'`` use the same formulation for the convolutions themselves (cuDNN on a
+GPU) and pass ``impl`` on to their FIR stages (``upfirdn2d``).
 """
 
 from __future__ import annotations
@@ -96,7 +98,7 @@ def conv2d_resample(
         py0, py1 = py0 + (fh - down + 1) // 2, py1 + (fh - down) // 2
     pad = [px0, px1, py0, py1]
     plain = up == 1 and down == 1 and px0 == px1 and py0 == py1 and px0 >= 0 and py0 >= 0
-    if impl == "fast" and not plain:
+    if impl != "ref" and not plain:
         x = x.contiguous(memory_format=fast_layout(x))  # plain convolutions choose their own
 
     if kw == 1 and kh == 1 and down > 1 and up == 1:  # 1x1: downsample first, then convolve
@@ -124,7 +126,7 @@ def conv2d_resample(
             x = upfirdn2d(x, f, down=down, flip_filter=flip_filter, impl=impl)
         return x
     if plain:
-        if impl == "fast" and groups == 1 and px0 == py0:
+        if impl != "ref" and groups == 1 and px0 == py0:
             return dense_conv2d(x, w if flip_weight else w.flip([2, 3]), px0)
         return _conv(x, w, padding=(py0, px0), groups=groups, flip_weight=flip_weight)
     x = upfirdn2d(x, None, padding=pad, impl=impl)  # asymmetric or negative padding
@@ -164,9 +166,9 @@ def modulated_conv2d(
         weight = weight * (1 / math.sqrt(in_channels * kh * kw)
                            / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True))  # [O, I, kh, kw]
         styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)  # [N, I]
-    if impl == "fast":
+    if impl != "ref":
         return _modulated_conv2d_fast(x, weight, styles, noise, up, down, padding, resample_filter, demodulate,
-                                      flip_weight)
+                                      flip_weight, impl)
 
     w = weight.unsqueeze(0) * styles.reshape(batch, 1, -1, 1, 1)  # [N, O, I, kh, kw]
     dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt() if demodulate else None  # [N, O]
@@ -196,7 +198,7 @@ def modulated_conv2d(
 def _modulated_conv2d_fast(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor,
                            noise: torch.Tensor | None, up: int, down: int, padding: IntPair,
                            resample_filter: torch.Tensor | None, demodulate: bool,
-                           flip_weight: bool) -> torch.Tensor:
+                           flip_weight: bool, impl: str = "fast") -> torch.Tensor:
     """modulated_conv2d as one plain convolution per frame (layouts and algorithms as ``dense_conv2d``).
 
     Batch 1 modulates (and demodulates) the weight itself: an ordinary, ungrouped convolution. Larger
@@ -212,11 +214,11 @@ def _modulated_conv2d_fast(x: torch.Tensor, weight: torch.Tensor, styles: torch.
         scale = styles if not demodulate else dcoefs.t() * styles  # [1 or O, I]
         w = weight * scale.reshape(scale.shape[0], -1, 1, 1)  # [O, I, kh, kw], the only weight-size pass
         out = conv2d_resample(x, w.to(x.dtype), resample_filter, up=up, down=down, padding=padding,
-                              flip_weight=flip_weight, impl="fast")  # [1, O, H', W']
+                              flip_weight=flip_weight, impl=impl)  # [1, O, H', W']
     else:
         x = x * styles.to(x.dtype).reshape(batch, -1, 1, 1)  # [N, I, H, W]
         out = conv2d_resample(x, weight.to(x.dtype), resample_filter, up=up, down=down, padding=padding,
-                              flip_weight=flip_weight, impl="fast")  # [N, O, H', W']
+                              flip_weight=flip_weight, impl=impl)  # [N, O, H', W']
         if demodulate:
             out.mul_(dcoefs.to(x.dtype).reshape(batch, -1, 1, 1))
     if noise is not None:
@@ -247,7 +249,7 @@ def modulated_conv2d_sg3(
     if x.ndim != 4 or x.shape[1] != in_channels or s.shape != (batch, in_channels):
         raise ValueError(f"modulated_conv2d_sg3: x {tuple(x.shape)}, w {tuple(w.shape)} and "
                          f"s {tuple(s.shape)} do not fit ([N, I, H, W], [O, I, k, k], [N, I])")
-    if impl == "fast":
+    if impl != "ref":
         return _modulated_conv2d_sg3_fast(x, w, s, demodulate, padding, input_gain)
     if demodulate:
         w = w * w.square().mean([1, 2, 3], keepdim=True).rsqrt()  # [O, I, kh, kw]
