@@ -15,6 +15,7 @@ separable shortcut. Warm the cache with one eager call (or ``remember_filter``) 
 
 from __future__ import annotations
 
+import functools
 import weakref
 from dataclasses import dataclass
 
@@ -89,7 +90,7 @@ def remember_filter(f: torch.Tensor) -> FilterFacts:
     if facts is None:
         facts = _read_facts(f)
         key = id(f)
-        _FACTS[key] = (weakref.ref(f, lambda ref, key=key: _forget(key, ref)), f._version, facts)
+        _FACTS[key] = (weakref.ref(f, functools.partial(_forget, key)), f._version, facts)
     return facts
 
 
