@@ -107,3 +107,20 @@ def is_rank1(f: torch.Tensor) -> bool:
     """Whether the 2-D filter ``f`` is an outer product (decided once per filter; see module doc)."""
     facts = known_facts(f)
     return facts is not None and facts.rank1
+
+
+_ONES: dict[torch.device, torch.Tensor] = {}
+
+
+def filter_factors(f: torch.Tensor | None, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """(column taps [R, fh], row taps [R, fw]), float32 on ``device``, whose outer products sum to ``f``
+    (None: the one-tap identity). For the fused kernels; reads ``f`` once (``remember_filter``)."""
+    if f is None:
+        if device not in _ONES:
+            _ONES[device] = torch.ones(1, 1, dtype=torch.float32, device=device)
+        return _ONES[device], _ONES[device]
+    if f.ndim == 1:
+        taps = f.to(torch.float32).reshape(1, -1).contiguous()
+        return taps, taps
+    facts = remember_filter(f)
+    return facts.cols, facts.rows

@@ -15,28 +15,7 @@ from __future__ import annotations
 import torch
 
 from .backends import require_triton
-from .filters import remember_filter
-
-_ONES: dict[torch.device, torch.Tensor] = {}
-
-
-def _one_tap(device: torch.device) -> torch.Tensor:
-    """A [1, 1] float32 filter of 1 (the identity), made once per device."""
-    if device not in _ONES:
-        _ONES[device] = torch.ones(1, 1, dtype=torch.float32, device=device)
-    return _ONES[device]
-
-
-def _factors(f: torch.Tensor | None, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """(column taps [R, fh], row taps [R, fw]) float32 whose outer products sum to ``f``."""
-    if f is None:
-        one = _one_tap(device)
-        return one, one
-    if f.ndim == 1:
-        taps = f.to(torch.float32).reshape(1, -1).contiguous()
-        return taps, taps
-    facts = remember_filter(f)
-    return facts.cols, facts.rows
+from .filters import filter_factors, remember_filter
 
 
 def _bias_act_is_channels_last(x: torch.Tensor, dim: int) -> bool:
@@ -90,7 +69,7 @@ def _filtered_lrelu_op(x: torch.Tensor, fu: torch.Tensor | None, fd: torch.Tenso
     require_triton(x.device)
     from .triton_kernels import launch_filtered_lrelu
 
-    return launch_filtered_lrelu(x, b, _factors(fu, x.device), _factors(fd, x.device), up, down,
+    return launch_filtered_lrelu(x, b, filter_factors(fu, x.device), filter_factors(fd, x.device), up, down,
                                  (pad[0], pad[1], pad[2], pad[3]), gain, slope, clamp, flip_filter, out_h, out_w)
 
 
