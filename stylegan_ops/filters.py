@@ -68,6 +68,12 @@ def _read_facts(f: torch.Tensor) -> FilterFacts:
     return FilterFacts(keep == 1, cols.contiguous().to(f.device), rows.contiguous().to(f.device))
 
 
+def _version(f: torch.Tensor) -> int:
+    """``f``'s version counter; inference tensors have none (-1: written in place only inside
+    inference mode, which a model's fixed filter buffers never are)."""
+    return -1 if f.is_inference() else f._version
+
+
 def _forget(key: int, ref: weakref.ref) -> None:
     entry = _FACTS.get(key)
     if entry is not None and entry[0] is ref:
@@ -79,7 +85,7 @@ def _cached(f: torch.Tensor) -> FilterFacts | None:
     if entry is None or entry[0]() is not f:
         return None
     # The version counter is not traceable; filters are fixed buffers, not written during a show.
-    if torch.compiler.is_compiling() or entry[1] == f._version:
+    if torch.compiler.is_compiling() or entry[1] == _version(f):
         return entry[2]
     return None
 
@@ -90,7 +96,7 @@ def remember_filter(f: torch.Tensor) -> FilterFacts:
     if facts is None:
         facts = _read_facts(f)
         key = id(f)
-        _FACTS[key] = (weakref.ref(f, functools.partial(_forget, key)), f._version, facts)
+        _FACTS[key] = (weakref.ref(f, functools.partial(_forget, key)), _version(f), facts)
     return facts
 
 

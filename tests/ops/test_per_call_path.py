@@ -79,6 +79,18 @@ def test_filter_facts_are_read_once_and_follow_in_place_writes():
     assert_close(upfirdn2d(x, g, padding=1, impl="fast"), naive_upfirdn2d(x, radial, pad=(1, 1, 1, 1)))
 
 
+def test_filters_made_in_inference_mode_are_remembered_too():
+    """Inference tensors have no version counter (a model built under inference_mode has such buffers)."""
+    with torch.inference_mode():
+        f = setup_filter([1, 3, 3, 1])
+        x = torch.randn(1, 2, 32, 32)
+        upsample2d(x, f, impl="fast")
+        with count_host_syncs() as syncs:
+            out = upsample2d(x, f, impl="fast")
+    assert syncs == [] and is_rank1(f)
+    assert_close(out, upsample2d(x, f, impl="ref"))
+
+
 def test_unseen_filters_are_not_read_while_compiling_or_fake():
     with fake_cuda() as mode:
         f = cuda_like(mode, setup_filter([1, 3, 3, 1]))
