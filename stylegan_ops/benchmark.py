@@ -213,17 +213,17 @@ def bench_impls(device: str = "cpu", impls: tuple[str, ...] = IMPLS, dtypes: tup
     ``unavailable`` with the reason. Impls that an op does not have run their documented fallback
     (e.g. upsample2d with 'cuda' runs 'fast'): the row says which op ran which code only by its name.
     """
-    sizes = sizes or ((64, 2048, 64, 64, 1024, 64) if quick else (256, 32768, 512, 256, 8192, 256))
+    r3, base3, max3, r2, base2, max2 = sizes or ((64, 2048, 64, 64, 1024, 64) if quick else
+                                                 (256, 32768, 512, 256, 8192, 256))
     why_not = {impl: _unavailable(impl, device) for impl in impls}
     rows = []
     with torch.inference_mode():
-        reference = {**_sg3_calls(*sizes[:3], device), **_sg2_calls(*sizes[3:], device)}
+        reference = {**_sg3_calls(r3, base3, max3, device), **_sg2_calls(r2, base2, max2, device)}
         for label in dtypes:
             dtype = DTYPES[label]
-            calls = {**_sg3_calls(*sizes[:3], device, dtype), **_sg2_calls(*sizes[3:], device, dtype)}
+            calls = {**_sg3_calls(r3, base3, max3, device, dtype), **_sg2_calls(r2, base2, max2, device, dtype)}
             for op, op_calls in calls.items():
-                model = f"stylegan3-t-{sizes[0]}" if op in ("filtered_lrelu", "modulated_conv2d_sg3") else \
-                    f"stylegan2-{sizes[3]}"
+                model = f"stylegan3-t-{r3}" if op in ("filtered_lrelu", "modulated_conv2d_sg3") else f"stylegan2-{r2}"
                 ref32 = [call("ref").float() for call in reference[op]]
                 ref_ms = None
                 for impl in impls:
