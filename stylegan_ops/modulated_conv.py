@@ -17,6 +17,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch._subclasses.fake_tensor import is_fake
 
 from .bias_act import check_impl
 from .upfirdn2d import IntPair, fast_layout, filter_size, parse_padding, upfirdn2d
@@ -49,15 +50,16 @@ def dense_conv2d(x: torch.Tensor, w: torch.Tensor, padding: int) -> torch.Tensor
     """``F.conv2d(x, w, padding=padding)`` (stride 1, no groups) by the fastest CPU algorithm.
 
     Large 3x3 float32 convolutions of one image go through NNPACK's Winograd kernel (NCHW result;
-    its batched kernel measured 4x slower per image, so batches stay direct); other k x k ones run in
-    ``fast_layout`` through oneDNN; 1x1 ones in the input's layout.
+    its batched kernel measured 4x slower per image, so batches stay direct; not while torch.compile
+    traces or on fake tensors: NNPACK has no shape function, the compiler picks its own algorithm);
+    other k x k ones run in ``fast_layout`` through oneDNN; 1x1 ones in the input's layout.
     """
     n, in_channels, h, width = x.shape
     out_channels, _, kh, kw = w.shape
     macs = n * out_channels * in_channels * kh * kw * (h + 2 * padding - 2) * (width + 2 * padding - 2)
     if (n == 1 and kh == kw == 3 and 0 <= padding <= 2 and macs >= WINOGRAD_MIN_MACS and x.device.type == "cpu"
             and x.dtype == torch.float32 and not (torch.is_grad_enabled() and (x.requires_grad or w.requires_grad))
-            and _nnpack_ready()):
+            and not torch.compiler.is_compiling() and not is_fake(x) and _nnpack_ready()):
         return torch._nnpack_spatial_convolution(x.contiguous(), w.contiguous(), None, [padding, padding])
     if kh * kw > 1:  # a 1x1 convolution is one matrix product in either layout: no layout copy
         x = x.contiguous(memory_format=fast_layout(x))

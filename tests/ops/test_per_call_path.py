@@ -97,3 +97,16 @@ def test_unseen_filters_are_not_read_while_compiling_or_fake():
         with count_host_syncs() as syncs:
             assert known_facts(f) is None  # general 2-D path: exact, no read
     assert syncs == []
+
+
+@pytest.mark.skipif(not torch.backends.nnpack.is_available(), reason="PyTorch built without NNPACK")
+def test_winograd_convolutions_trace_as_one_graph(monkeypatch):
+    """'fast' sends large 3x3 convolutions to NNPACK, which has no shape function: not while tracing."""
+    import stylegan_ops.modulated_conv as modulated_conv_module
+
+    monkeypatch.setattr(modulated_conv_module, "WINOGRAD_MIN_MACS", 0)
+    call = op_calls()["modulated_conv2d_sg3"]
+    call("fast")
+    torch._dynamo.reset()
+    explained = torch._dynamo.explain(call)("fast")
+    assert (explained.graph_count, explained.graph_break_count) == (1, 0)
