@@ -53,9 +53,12 @@ def main() -> None:
                     G.synthesis(ws)
                 torch._dynamo.reset()
                 start = time.perf_counter()
-                explained = torch._dynamo.explain(G.synthesis)(ws)
-            print(f"| {name} | {impl} | {len(reads)} | {explained.graph_count} | {explained.graph_break_count} | "
-                  f"{time.perf_counter() - start:.0f} |", flush=True)
+                try:
+                    explained = torch._dynamo.explain(G.synthesis)(ws)
+                    graphs = f"{explained.graph_count} | {explained.graph_break_count}"
+                except Exception as err:  # report a failing trace as a row, not a crash
+                    graphs = f"fails: {str(err).splitlines()[0][:60]} |"
+            print(f"| {name} | {impl} | {len(reads)} | {graphs} | {time.perf_counter() - start:.0f} |", flush=True)
 
 
 if __name__ == "__main__":
