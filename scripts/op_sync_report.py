@@ -36,7 +36,13 @@ MODELS = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--impls", default="ref,fast")
+    parser.add_argument("--no-winograd", action="store_true",
+                        help="keep 'fast' off NNPACK (which stylegan_ops before the fix handed to the tracer)")
     args = parser.parse_args()
+    if args.no_winograd:
+        import stylegan_ops.modulated_conv
+
+        stylegan_ops.modulated_conv.WINOGRAD_MIN_MACS = float("inf")
     torch.set_num_threads(2)
     print("| model | impl | host reads per frame | graphs | graph breaks | explain s |")
     print("|---|---|---:|---:|---:|---:|")
