@@ -126,7 +126,7 @@ def filter_factors(f: torch.Tensor | None, device: torch.device) -> tuple[torch.
             _ONES[device] = torch.ones(1, 1, dtype=torch.float32, device=device)
         return _ONES[device], _ONES[device]
     if f.ndim == 1:
-        taps = f.to(torch.float32).reshape(1, -1).contiguous()
+        taps = f.to(device=device, dtype=torch.float32).reshape(1, -1).contiguous()
         return taps, taps
     facts = remember_filter(f)
-    return facts.cols, facts.rows
+    return facts.cols.to(device), facts.rows.to(device)

@@ -283,7 +283,7 @@ def launch_upfirdn2d(x: torch.Tensor, f: torch.Tensor | None, up: tuple[int, int
     if f is None:
         f = torch.ones(1, 1, device=x.device)
     if factors is None:
-        f2 = f.to(torch.float32).contiguous()
+        f2 = f.to(device=x.device, dtype=torch.float32).contiguous()
         return _upfirdn_pass(x, f2, f2.shape[0], f2.shape[1], up, down, pad, flip, gain, x.dtype)
     col, row = (t.to(torch.float32).contiguous() for t in factors)
     mid = _upfirdn_pass(x, row, 1, row.numel(), (up[0], 1), (down[0], 1), (pad[0], pad[1], 0, 0), flip, 1.0,

@@ -44,12 +44,9 @@ def _upfirdn2d_op(x: torch.Tensor, f: torch.Tensor | None, up: list[int], down: 
     from .triton_kernels import launch_upfirdn2d
 
     factors = None
-    if f is not None and f.ndim == 1:
-        taps = f.to(torch.float32)
-        factors = (taps, taps)
-    elif f is not None and remember_filter(f).rank1:
-        facts = remember_filter(f)
-        factors = (facts.cols[0], facts.rows[0])
+    if f is not None and (f.ndim == 1 or remember_filter(f).rank1):
+        cols, rows = filter_factors(f, x.device)
+        factors = (cols[0], rows[0])
     return launch_upfirdn2d(x, f, (up[0], up[1]), (down[0], down[1]), (pad[0], pad[1], pad[2], pad[3]), flip_filter,
                             gain, factors)
 
