@@ -105,11 +105,13 @@ def test_filtered_lrelu_kernels_full_grid(cuda, kernel_impls, up, down, two_d):
             [(0, 0, 0, 0), (5, 4, 6, 3), (-1, 3, 2, -2)])):
         gain, slope, clamp = [(math.sqrt(2), 0.2, None), (1.0, 1.0, None), (2.0, 0.1, 0.7)][i % 3]
 
-        def make(taps):
+        def make(taps):  # 2-D: rank 2 (real radial filters are rank 5-6; each rank is a Triton variant)
             if taps == 0:
                 return None
-            g = torch.rand(taps, taps, generator=gen) if two_d else torch.rand(taps, generator=gen) + 0.2
-            return setup_filter(g + g.t() if two_d else g, separable=not two_d).to(cuda)
+            if not two_d:
+                return setup_filter(torch.rand(taps, generator=gen) + 0.2, separable=True).to(cuda)
+            g = sum(torch.outer(torch.rand(taps, generator=gen), torch.rand(taps, generator=gen)) for _ in range(2))
+            return setup_filter(g).to(cuda)
 
         fu, fd = make(fu_taps), make(fd_taps)
         if min(output_shape(tuple(x.shape), fu, fd, up, down, pad)) < 1 or 19 * up + pad[2] + pad[3] < max(fu_taps, 1):
