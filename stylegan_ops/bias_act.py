@@ -3,7 +3,9 @@
     y = clamp(act(x + b, alpha) * gain, -clamp, clamp)
 
 The clamp comes after the gain. ``impl='ref'`` is plain PyTorch; ``impl='fast'`` does the same
-arithmetic in place on one fresh buffer (one allocation instead of four) when no gradient is needed.
+arithmetic in place on one fresh buffer (one allocation instead of four) when no gradient is needed;
+``impl='triton'`` is one Triton kernel (``triton_ops``); ``impl='cuda'`` has no own kernel here and
+runs the 'fast' formulation.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-IMPLS = ("ref", "fast")
+IMPLS = ("ref", "fast", "triton", "cuda")
 
 ActivationFn = Callable[[torch.Tensor, float], torch.Tensor]
 
@@ -87,7 +89,11 @@ def bias_act(
     alpha, gain = resolve_act(act, alpha, gain)
     if clamp is not None and clamp < 0:
         raise ValueError(f"clamp must be >= 0 or None, got {clamp}")
-    if impl == "fast" and not (torch.is_grad_enabled() and x.requires_grad):
+    if impl == "triton":
+        from .triton_ops import bias_act_triton
+
+        return bias_act_triton(x, b, dim, act, alpha, gain, clamp)
+    if impl in ("fast", "cuda") and not (torch.is_grad_enabled() and x.requires_grad):
         return _bias_act_inplace(x, b, dim, act, alpha, gain, clamp)
     if b is not None:
         x = x + b.to(x.dtype).reshape(_bias_shape(x, b, dim))

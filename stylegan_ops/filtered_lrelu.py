@@ -19,7 +19,9 @@ before the ``conv_kernel - 1`` padded modulated convolution, so ``x`` here has `
 pixels. ``fu``/``fd``: 1-D taps (separable), a 2-D kernel (e.g. StyleGAN3-R's radial filter) or
 None (identity, 1 tap). ToRGB uses ``fu = fd = None``, ``gain=1``, ``slope=1``.
 
-Nothing is computed at full rate except the one signal the leaky ReLU needs: step 2 runs as a
+``impl='triton'`` (``triton_ops``) and ``impl='cuda'`` (``cuda/``) compute all four steps in one pass
+per output tile: the full-rate signal never leaves the chip. In 'ref' and 'fast',
+nothing is computed at full rate except the one signal the leaky ReLU needs: step 2 runs as a
 transposed convolution with stride ``up`` (polyphase, no zero-stuffed tensor), separably for 1-D
 filters, and step 4 as a strided convolution that computes only the kept samples.
 """
@@ -65,6 +67,14 @@ def filtered_lrelu(
     if x.ndim != 4:
         raise ValueError(f"x must be [N, C, H, W], got shape {tuple(x.shape)}")
     px0, px1, py0, py1 = parse_padding(padding)
+    if impl == "triton":
+        from .triton_ops import filtered_lrelu_triton
+
+        return filtered_lrelu_triton(x, fu, fd, b, up, down, (px0, px1, py0, py1), gain, slope, clamp, flip_filter)
+    if impl == "cuda":
+        from .cuda import filtered_lrelu_cuda
+
+        return filtered_lrelu_cuda(x, fu, fd, b, up, down, (px0, px1, py0, py1), gain, slope, clamp, flip_filter)
     if impl == "fast":
         return filtered_lrelu_fast(x, fu, fd, b, up, down, (px0, px1, py0, py1), gain, slope, clamp, flip_filter)
     x = bias_act(x, b)  # [N, C, H, W]

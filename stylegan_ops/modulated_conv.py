@@ -6,6 +6,8 @@ convolution (the kernel flipped). StyleGAN2 passes ``flip_weight=(up == 1)``.
 
 ``impl='fast'`` runs every convolution in channels_last (oneDNN's fast layout on CPU: 1.5-3x faster
 than NCHW for these shapes) and never builds per-sample weights for a grouped convolution.
+``impl='triton'`` and ``'cuda'`` use the same formulation for the convolutions themselves (cuDNN on a
+GPU) and pass ``impl`` on to their FIR stages (``upfirdn2d``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import math
 
 import torch
 import torch.nn.functional as F
+from torch._subclasses.fake_tensor import is_fake
 
 from .bias_act import check_impl
 from .upfirdn2d import IntPair, fast_layout, filter_size, parse_padding, upfirdn2d
@@ -47,15 +50,16 @@ def dense_conv2d(x: torch.Tensor, w: torch.Tensor, padding: int) -> torch.Tensor
     """``F.conv2d(x, w, padding=padding)`` (stride 1, no groups) by the fastest CPU algorithm.
 
     Large 3x3 float32 convolutions of one image go through NNPACK's Winograd kernel (NCHW result;
-    its batched kernel measured 4x slower per image, so batches stay direct); other k x k ones run in
-    ``fast_layout`` through oneDNN; 1x1 ones in the input's layout.
+    its batched kernel measured 4x slower per image, so batches stay direct; not while torch.compile
+    traces or on fake tensors: NNPACK has no shape function, the compiler picks its own algorithm);
+    other k x k ones run in ``fast_layout`` through oneDNN; 1x1 ones in the input's layout.
     """
     n, in_channels, h, width = x.shape
     out_channels, _, kh, kw = w.shape
     macs = n * out_channels * in_channels * kh * kw * (h + 2 * padding - 2) * (width + 2 * padding - 2)
     if (n == 1 and kh == kw == 3 and 0 <= padding <= 2 and macs >= WINOGRAD_MIN_MACS and x.device.type == "cpu"
             and x.dtype == torch.float32 and not (torch.is_grad_enabled() and (x.requires_grad or w.requires_grad))
-            and _nnpack_ready()):
+            and not torch.compiler.is_compiling() and not is_fake(x) and _nnpack_ready()):
         return torch._nnpack_spatial_convolution(x.contiguous(), w.contiguous(), None, [padding, padding])
     if kh * kw > 1:  # a 1x1 convolution is one matrix product in either layout: no layout copy
         x = x.contiguous(memory_format=fast_layout(x))
@@ -96,7 +100,7 @@ def conv2d_resample(
         py0, py1 = py0 + (fh - down + 1) // 2, py1 + (fh - down) // 2
     pad = [px0, px1, py0, py1]
     plain = up == 1 and down == 1 and px0 == px1 and py0 == py1 and px0 >= 0 and py0 >= 0
-    if impl == "fast" and not plain:
+    if impl != "ref" and not plain:
         x = x.contiguous(memory_format=fast_layout(x))  # plain convolutions choose their own
 
     if kw == 1 and kh == 1 and down > 1 and up == 1:  # 1x1: downsample first, then convolve
@@ -124,7 +128,7 @@ def conv2d_resample(
             x = upfirdn2d(x, f, down=down, flip_filter=flip_filter, impl=impl)
         return x
     if plain:
-        if impl == "fast" and groups == 1 and px0 == py0:
+        if impl != "ref" and groups == 1 and px0 == py0:
             return dense_conv2d(x, w if flip_weight else w.flip([2, 3]), px0)
         return _conv(x, w, padding=(py0, px0), groups=groups, flip_weight=flip_weight)
     x = upfirdn2d(x, None, padding=pad, impl=impl)  # asymmetric or negative padding
@@ -164,9 +168,9 @@ def modulated_conv2d(
         weight = weight * (1 / math.sqrt(in_channels * kh * kw)
                            / weight.norm(float("inf"), dim=[1, 2, 3], keepdim=True))  # [O, I, kh, kw]
         styles = styles / styles.norm(float("inf"), dim=1, keepdim=True)  # [N, I]
-    if impl == "fast":
+    if impl != "ref":
         return _modulated_conv2d_fast(x, weight, styles, noise, up, down, padding, resample_filter, demodulate,
-                                      flip_weight)
+                                      flip_weight, impl)
 
     w = weight.unsqueeze(0) * styles.reshape(batch, 1, -1, 1, 1)  # [N, O, I, kh, kw]
     dcoefs = (w.square().sum(dim=[2, 3, 4]) + 1e-8).rsqrt() if demodulate else None  # [N, O]
@@ -196,7 +200,7 @@ def modulated_conv2d(
 def _modulated_conv2d_fast(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor,
                            noise: torch.Tensor | None, up: int, down: int, padding: IntPair,
                            resample_filter: torch.Tensor | None, demodulate: bool,
-                           flip_weight: bool) -> torch.Tensor:
+                           flip_weight: bool, impl: str = "fast") -> torch.Tensor:
     """modulated_conv2d as one plain convolution per frame (layouts and algorithms as ``dense_conv2d``).
 
     Batch 1 modulates (and demodulates) the weight itself: an ordinary, ungrouped convolution. Larger
@@ -212,11 +216,11 @@ def _modulated_conv2d_fast(x: torch.Tensor, weight: torch.Tensor, styles: torch.
         scale = styles if not demodulate else dcoefs.t() * styles  # [1 or O, I]
         w = weight * scale.reshape(scale.shape[0], -1, 1, 1)  # [O, I, kh, kw], the only weight-size pass
         out = conv2d_resample(x, w.to(x.dtype), resample_filter, up=up, down=down, padding=padding,
-                              flip_weight=flip_weight, impl="fast")  # [1, O, H', W']
+                              flip_weight=flip_weight, impl=impl)  # [1, O, H', W']
     else:
         x = x * styles.to(x.dtype).reshape(batch, -1, 1, 1)  # [N, I, H, W]
         out = conv2d_resample(x, weight.to(x.dtype), resample_filter, up=up, down=down, padding=padding,
-                              flip_weight=flip_weight, impl="fast")  # [N, O, H', W']
+                              flip_weight=flip_weight, impl=impl)  # [N, O, H', W']
         if demodulate:
             out.mul_(dcoefs.to(x.dtype).reshape(batch, -1, 1, 1))
     if noise is not None:
@@ -247,7 +251,7 @@ def modulated_conv2d_sg3(
     if x.ndim != 4 or x.shape[1] != in_channels or s.shape != (batch, in_channels):
         raise ValueError(f"modulated_conv2d_sg3: x {tuple(x.shape)}, w {tuple(w.shape)} and "
                          f"s {tuple(s.shape)} do not fit ([N, I, H, W], [O, I, k, k], [N, I])")
-    if impl == "fast":
+    if impl != "ref":
         return _modulated_conv2d_sg3_fast(x, w, s, demodulate, padding, input_gain)
     if demodulate:
         w = w * w.square().mean([1, 2, 3], keepdim=True).rsqrt()  # [O, I, kh, kw]

@@ -15,9 +15,11 @@ Output size: ``(in * up + p0 + p1 - taps) // down + 1``. The filter is scaled by
 
 No zero-stuffed tensor is ever built: upsampling is a transposed convolution with stride ``up``
 (which is polyphase filtering), downsampling a strided convolution that computes only the kept
-samples. ``impl='fast'`` runs the same stages (from 32x32 pixels up) in channels_last (oneDNN's fast depthwise layout:
-4-60x faster than NCHW for these filters), applies a rank-1 2-D filter (such as StyleGAN2's 4x4
-``resample_filter``) as two 1-D passes, and leaves symmetric padding to the convolution (no padded copy).
+samples. ``impl='fast'`` runs the same stages (from 32x32 pixels up) in channels_last (oneDNN's fast
+depthwise layout: 4-60x faster than NCHW for these filters), applies a rank-1 2-D filter (such as
+StyleGAN2's 4x4 ``resample_filter``; decided once per filter, see ``filters``) as two 1-D passes, and
+leaves symmetric padding to the convolution (no padded copy). ``impl='cuda'`` (no own kernel for this
+op) runs the 'fast' formulation; ``impl='triton'`` one Triton kernel per pass (``triton_ops``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ import torch
 import torch.nn.functional as F
 
 from .bias_act import check_impl
+from .filters import is_rank1
 
 IntPair = int | Sequence[int]
 
@@ -145,23 +148,30 @@ def upfirdn2d(
     upx, upy = parse_scaling(up)
     downx, downy = parse_scaling(down)
     px0, px1, py0, py1 = parse_padding(padding)
-    if f is None:
-        f = torch.ones([1, 1], dtype=torch.float32, device=x.device)
     fw, fh = filter_size(f)
     out_w = (x.shape[3] * upx + px0 + px1 - fw) // downx + 1
     out_h = (x.shape[2] * upy + py0 + py1 - fh) // downy + 1
     if out_w < 1 or out_h < 1:
         raise ValueError(f"upfirdn2d of {tuple(x.shape)} with this padding/filter leaves no output pixels")
+    if impl == "triton":
+        from .triton_ops import upfirdn2d_triton
+
+        return upfirdn2d_triton(x, f, (upx, upy), (downx, downy), (px0, px1, py0, py1), flip_filter, gain)
+    # Whether a 2-D filter splits into two 1-D passes is read from the filter the caller holds (decided
+    # once per filter tensor), never from the per-call copy below.
+    split = impl in ("fast", "cuda") and f is not None and f.ndim == 2 and f.numel() > 1 and is_rank1(f)
+    if f is None:
+        f = torch.ones([1, 1], dtype=torch.float32, device=x.device)
     f = f.to(device=x.device, dtype=x.dtype) * (gain ** (f.ndim / 2))
     if not flip_filter:
         f = f.flip(list(range(f.ndim)))  # conv2d correlates; flipping makes it a true convolution
     fy, fx = (f, f) if f.ndim == 1 else (None, None)
     stage = _fir_stage
-    if impl == "fast" and fast_layout(x) == torch.channels_last:
+    if impl in ("fast", "cuda") and fast_layout(x) == torch.channels_last:
         x = x.contiguous(memory_format=torch.channels_last)  # oneDNN's fast depthwise layout
         stage = _fir_stage_fast
-        if f.ndim == 2:
-            fy, fx = _split_rank1(f)
+        if split:
+            fy, fx = f.sum(1), f.sum(0) / f.sum()  # [fh], [fw]: outer(fy, fx) == f
     if fy is None or fx is None:
         return stage(x, f, (upx, upy), (downx, downy), (px0, px1, py0, py1))
     x = stage(x, fx[None, :], (upx, 1), (downx, 1), (px0, px1, 0, 0))  # along x
@@ -180,17 +190,6 @@ def _fir_stage_fast(x: torch.Tensor, k: torch.Tensor, up: tuple[int, int], down:
     c = x.shape[1]
     weight = k[None, None].expand(c, 1, *k.shape)  # [C, 1, kh, kw], depthwise
     return F.conv2d(x, weight, stride=(downy, downx), padding=(py0, px0), groups=c)
-
-
-def _split_rank1(f: torch.Tensor) -> tuple[torch.Tensor | None, torch.Tensor | None]:
-    """(column, row) taps whose outer product is the 2-D filter ``f``, or (None, None)."""
-    total = f.sum()
-    if f.numel() <= 1 or total.abs() < 1e-12:
-        return None, None
-    col, row = f.sum(1), f.sum(0) / total
-    if not torch.allclose(torch.outer(col, row), f, rtol=1e-6, atol=1e-7 * float(f.abs().max())):
-        return None, None
-    return col, row
 
 
 def filter2d(x: torch.Tensor, f: torch.Tensor | None, padding: IntPair = 0, flip_filter: bool = False,

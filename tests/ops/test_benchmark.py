@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from stylegan_ops import bench_ops
-from stylegan_ops.benchmark import sg3_layers
+from stylegan_ops.benchmark import bench_impls, format_impl_rows, sg3_layers
 
 
 def test_sg3_geometry_matches_the_official_layout(oracle):
@@ -28,3 +28,18 @@ def test_quick_bench_reports_ref_and_fast_per_op():
     for r in rows:
         assert r["ref_ms"] > 0 and r["fast_ms"] > 0 and r["speedup"] > 0
         assert r["max_abs_diff"] < 1e-3, r
+
+
+def test_impl_table_runs_each_dtype_for_real_and_says_why_an_impl_cannot_run(monkeypatch):
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    rows = bench_impls("cpu", ("ref", "fast", "triton"), ("fp32", "fp16"), quick=True, repeats=1,
+                       sizes=(16, 128, 8, 16, 128, 8))
+    timed = [r for r in rows if "ms" in r]
+    assert {(r["dtype"], r["impl"]) for r in timed} == {("fp32", "ref"), ("fp32", "fast"), ("fp16", "ref"),
+                                                        ("fp16", "fast")}
+    for r in timed:  # fp16 rows ran in fp16 (checked inside); errors are against ref in fp32
+        assert r["ms"] > 0 and r["max_rel_err"] < (1e-5 if r["dtype"] == "fp32" else 4e-3), r
+    skipped = [r for r in rows if r["impl"] == "triton"]
+    assert skipped and all("runs on CUDA tensors" in r["unavailable"] or "needs the triton package" in r["unavailable"]
+                           for r in skipped)
+    assert "| stylegan2-16 | upsample2d | fp16 | fast |" in format_impl_rows(rows)
