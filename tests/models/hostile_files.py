@@ -292,12 +292,18 @@ def fifo(folder: Path, base: Base) -> Path:
     return path
 
 
+def _symlink(target: Path, link: Path) -> Path:
+    link.symlink_to(target)
+    return link
+
+
 Writer = Callable[[Path, Base], Path]
 CASES: dict[str, tuple[Writer, tuple[str, ...]]] = {
     # files that are not model files
     "one_byte_x80": (_write_bytes("x80.pkl", b"\x80"), ("too short",)),
     "long_path": (lambda folder, base: folder / ("m" * 5000 + ".pkl"), ("too long",)),
     "fifo": (fifo, ("FIFO",)),
+    "symlink_to_fifo": (lambda folder, base: _symlink(fifo(folder, base), folder / "link.pkl"), ("FIFO",)),
     "dev_zero": (lambda folder, base: Path("/dev/zero"), ("character device",)),
     # pickles whose structure is hostile
     "build_replaces_state": (build_replaces_state, ("BUILD",)),

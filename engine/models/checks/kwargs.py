@@ -17,6 +17,7 @@ Before a generator is built from it:
 
 from __future__ import annotations
 
+import inspect
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -26,12 +27,14 @@ import numpy as np
 
 from engine.errors import ModelLoadError
 from engine.models.stylegan2 import ARCHITECTURES
+from engine.models.stylegan3_layers import derive_layout
 from stylegan_ops import ACTIVATIONS
 
 MAX_NODES = 10_000            # values in one kwargs tree (official kwargs hold about 40)
 MAX_DEPTH = 16                # nesting depth (official kwargs: 2)
 MAX_STRING = 10_000           # characters in one string value
 MAX_PARAMETERS = 2 ** 30      # values in a generator (the largest official ones hold about 0.1 G)
+MAX_MARGIN = 64               # StyleGAN3 margin_size (official: 10)
 ACTIVATION_NAMES = tuple(ACTIVATIONS)
 
 Check = Callable[[Any], str | None]     # None when the value is fine, else what it should be
@@ -135,7 +138,7 @@ MAPPING: dict[str, Check] = {
 }
 STYLEGAN2: dict[str, Check] = {
     "img_resolution": _power_of_two(4, 1 << 14), "architecture": _choice(*ARCHITECTURES),
-    "resample_filter": _filter_taps, "kernel_size": _integer(1, 15), "use_noise": _flag,
+    "resample_filter": _filter_taps, "kernel_size": _integer(1, 7), "use_noise": _flag,
     "activation": _choice(*ACTIVATION_NAMES), "fp16_channels_last": _flag,
     "fused_modconv_default": lambda v: None if isinstance(v, (bool, str)) else "true, false or a string",
 }
@@ -143,8 +146,8 @@ STYLEGAN3: dict[str, Check] = {
     "img_resolution": _integer(4, 1 << 14), "num_layers": _integer(1, 256),
     "num_critical": _integer(0, 256), "first_cutoff": _real(positive=True),
     "first_stopband": _real(positive=True), "last_stopband_rel": _real(positive=True),
-    "margin_size": _integer(0, 4096), "conv_kernel": _integer(1, 15), "filter_size": _integer(1, 64),
-    "lrelu_upsampling": _integer(1, 16), "use_radial_filters": _flag, "output_scale": _real(),
+    "margin_size": _integer(0, MAX_MARGIN), "conv_kernel": _integer(1, 7), "filter_size": _integer(1, 16),
+    "lrelu_upsampling": _integer(1, 4), "use_radial_filters": _flag, "output_scale": _real(),
     "magnitude_ema_beta": _real(),
 }
 REQUIRED = ("z_dim", "c_dim", "w_dim", "img_resolution")
@@ -172,6 +175,34 @@ def check_kwargs(family: str, flat: Mapping[str, Any]) -> None:
     if family == "stylegan3" and flat.get("num_critical", 2) >= flat.get("num_layers", 14):
         raise ModelLoadError("constructor kwarg num_critical is not smaller than num_layers; they do not "
                              "describe a StyleGAN3 generator")
+    if family == "stylegan3":
+        _check_stylegan3_layout(flat)
+
+
+MAX_RESAMPLING = 16       # StyleGAN3 up/down factor of one layer (official: at most 4)
+MAX_TAPS = 256            # StyleGAN3 filter taps (official: at most 24)
+
+
+def _check_stylegan3_layout(flat: Mapping[str, Any]) -> None:
+    """Derive the StyleGAN3 layout (cheap, no modules) and refuse one whose filters or feature maps
+    would be far larger than any trained model's: such kwargs load in milliseconds and then take
+    minutes and gigabytes per frame (cutoffs and stopbands set the factors; margins the sizes)."""
+    names = set(inspect.signature(derive_layout).parameters) - {"img_resolution", "img_channels"}
+    try:
+        with np.errstate(all="ignore"):
+            layout = derive_layout(flat["img_resolution"], flat["img_channels"],
+                                   **{k: v for k, v in flat.items() if k in names})
+    except (ArithmeticError, ValueError, TypeError) as e:
+        raise ModelLoadError(f"the StyleGAN3 kwargs give no valid layer layout ({type(e).__name__}: "
+                             f"{str(e)[:80]}); the file is corrupt") from e
+    largest = flat["img_resolution"] + 2 * MAX_MARGIN
+    for spec in layout.layers:
+        if (max(spec.up_factor, spec.down_factor) > MAX_RESAMPLING or max(spec.up_taps, spec.down_taps) > MAX_TAPS
+                or spec.out_size > largest or min(spec.in_channels, spec.out_channels, spec.out_size) < 1):
+            raise ModelLoadError(f"the StyleGAN3 kwargs make layer {spec.name} resample by {spec.up_factor}/"
+                                 f"{spec.down_factor} with {max(spec.up_taps, spec.down_taps)} taps at size "
+                                 f"{spec.out_size}: far beyond any trained model (corrupt cutoff, stopband or "
+                                 f"margin kwargs)")
 
 
 def _check_all(specs: Mapping[str, Check], values: Mapping[str, Any], prefix: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import numpy as np
 import torch
 
 from engine.errors import ModelLoadError
@@ -70,14 +71,26 @@ def non_finite_counts(state_dict: Mapping[str, torch.Tensor]) -> list[tuple[str,
     for key, tensor in state_dict.items():
         if not tensor.is_floating_point() or tensor.numel() == 0:
             continue
-        total = tensor.sum(dtype=torch.float32) if tensor.element_size() < 4 else tensor.sum()
-        if bool(torch.isfinite(total)):                         # one pass; exact count only when needed
+        if _sum_is_finite(tensor):                              # one pass; exact count only when needed
             continue
         nan = int(torch.isnan(tensor).sum())
         inf = int(torch.isinf(tensor).sum())
         if nan or inf:                                          # else the sum overflowed: all finite
             bad.append((key, nan, inf, tensor.numel()))
     return bad
+
+
+def _sum_is_finite(tensor: torch.Tensor) -> bool:
+    """Whether the sum is finite: true for finite weights unless the sum overflows (then counted exactly).
+
+    NumPy sums on one thread (torch's thread pool costs more than the sum for the small tensors of a
+    model, and stalls on a busy machine); bfloat16, which NumPy lacks, is summed by torch.
+    """
+    if tensor.dtype == torch.bfloat16:
+        return bool(torch.isfinite(tensor.sum(dtype=torch.float32)))
+    values = tensor.detach().cpu().numpy()
+    with np.errstate(invalid="ignore", over="ignore"):                  # inf - inf, overflow: both counted
+        return bool(np.isfinite(values.sum(dtype=np.float32 if values.itemsize < 4 else None)))
 
 
 def check_finite(state_dict: Mapping[str, torch.Tensor]) -> None:

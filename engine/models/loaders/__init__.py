@@ -120,8 +120,9 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu",
     cached = _cache_path_or_none(path) if cache and kind != "native" else None
     if cached is not None and cached.exists():
         try:
-            model = native.read_native(cached)
-            return build_from_weights(model.init_kwargs, model.state_dict, device, model.family)
+            model = native.read_native(cached)      # written by netblend from a file that passed every check
+            return build_from_weights(model.init_kwargs, model.state_dict, device, model.family,
+                                      check_values=False)
         except NetblendError as e:
             log.warning("ignoring the cached copy %s of %s (%s); converting again", cached, path, e)
     kwargs, state_dict, family = read_model(path)
@@ -173,7 +174,7 @@ def _names_a_device(value: object) -> bool:
 
 
 def build_from_weights(init_kwargs: dict, state_dict: dict[str, torch.Tensor], device: str | torch.device,
-                       family: str | None) -> torch.nn.Module:
+                       family: str | None, check_values: bool = True) -> torch.nn.Module:
     """``build_generator`` for tensors the loader owns: check everything, skip the random init, adopt.
 
     Before any module exists the kwargs are checked (types, ranges, a size bound, the sizes that decide
@@ -182,7 +183,8 @@ def build_from_weights(init_kwargs: dict, state_dict: dict[str, torch.Tensor], d
     its keys and shapes compared with the file's, and the loaded tensors assigned instead of copied.
     Where that does not give a complete generator (a model keeps a tensor outside its state dict), the
     ordinary ``build_generator`` path runs with the same, already verified, weights.
-    ModelLoadErrors here do not name the file (the caller adds it).
+    ``check_values=False`` skips the one pass over every weight value (NaN/inf), for netblend's own cache
+    copies of files that passed it. ModelLoadErrors here do not name the file (the caller adds it).
     """
     from engine.models import build
 
@@ -205,7 +207,8 @@ def build_from_weights(init_kwargs: dict, state_dict: dict[str, torch.Tensor], d
             expected[k].shape != state_dict[k].shape for k in expected):
         build.load_state_dict_strict(G, state_dict)      # raises, naming the missing and misshaped keys
         raise ModelLoadError("the weights do not fit the constructor kwargs")
-    check_finite(state_dict)
+    if check_values:
+        check_finite(state_dict)
     G.load_state_dict({k: state_dict[k].to(expected[k].dtype) for k in expected}, strict=True, assign=True)
     if _has_meta_tensors(G):
         return build.build_generator(flat, state_dict, device=device, family=family)
