@@ -4,8 +4,8 @@ A training pickle's ``_init_kwargs`` (or a netblend header's ``init_kwargs``) is
 Before a generator is built from it:
 
 - :func:`plain_kwargs` copies it into plain JSON-like values (dicts with string keys, lists, str, bool,
-  int, float, None) with a node and depth budget, without recursion limits of its own, refusing shared
-  containers: a 1 KB pickle whose lists share their children (``L[i+1] = [L[i], L[i]]``) describes
+  int, float, None) with a node and depth budget (so it never meets Python's recursion limit), refusing
+  shared containers: a 1 KB pickle whose lists share their children (``L[i+1] = [L[i], L[i]]``) describes
   2**n values, and a cycle describes infinitely many;
 - :func:`check_kwargs` checks every argument the StyleGAN2/StyleGAN3 constructors take for type and
   range (``conv_clamp = "x"`` builds fine and fails on the first frame; ``w_dim = 0`` divides by zero);
@@ -55,14 +55,14 @@ def _copy(value: Any, depth: int, counter: list[int], seen: set[int], where: str
     if counter[0] > MAX_NODES:
         raise ModelLoadError(f"the constructor kwargs hold more than {MAX_NODES:,} values (a crafted or "
                              f"corrupt file); a real StyleGAN model has a few dozen")
+    if isinstance(value, np.generic) and not isinstance(value, (np.object_, np.void)):
+        return _copy(value.item(), depth, counter, seen, where)     # numpy scalars as Python numbers
     if value is None or isinstance(value, (bool, int, float)):
         return value
     if isinstance(value, str):
         if len(value) > MAX_STRING:
             raise ModelLoadError(f"constructor kwarg {where} is a string of {len(value):,} characters")
         return str(value)
-    if isinstance(value, np.generic) and not isinstance(value, (np.object_, np.void)):
-        return _copy(value.item(), depth, counter, seen, where)
     if not isinstance(value, (Mapping, list, tuple)):
         raise ModelLoadError(f"constructor kwarg {where} is {_kind(value)}, not a number, string, list "
                              f"or dict")

@@ -39,6 +39,8 @@ ZIP_MAGIC = b"PK\x03\x04"
 # torch.save's legacy (pre-1.6, non-zip) stream starts by pickling this magic number.
 TORCH_LEGACY_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
 SNIFF_BYTES = 512
+# Host and device allocation failures (torch raises its own OutOfMemoryError for CUDA and MPS).
+OUT_OF_MEMORY: tuple[type[BaseException], ...] = (MemoryError, getattr(torch, "OutOfMemoryError", MemoryError))
 W_AVG_SAMPLES = 10_000
 _PRINTABLE = set(string.printable.encode())
 
@@ -123,14 +125,15 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu",
             model = native.read_native(cached)      # written by netblend from a file that passed every check
             return build_from_weights(model.init_kwargs, model.state_dict, device, model.family,
                                       check_values=False)
-        except NetblendError as e:
-            log.warning("ignoring the cached copy %s of %s (%s); converting again", cached, path, e)
+        except (NetblendError, *OUT_OF_MEMORY) as e:
+            log.warning("ignoring the cached copy %s of %s (%s); converting again", cached, path,
+                        e or type(e).__name__)
     kwargs, state_dict, family = read_model(path)
     try:
         G: Any = build_from_weights(kwargs, state_dict, device, family)
     except ModelLoadError as e:
         raise ModelLoadError(f"{path}: {e}") from e
-    except MemoryError as e:
+    except OUT_OF_MEMORY as e:
         raise ModelLoadError(f"{path}: ran out of memory while building the generator (the model needs "
                              f"more memory than is free on {device})") from e
     if kind == "torch" and not bool(G.mapping.w_avg.any()):
