@@ -181,3 +181,13 @@ def test_running_out_of_memory_is_reported_with_a_reason(tmp_path, monkeypatch, 
     assert main(["inspect", str(path)]) == 2
     line = capsys.readouterr().err.strip()
     assert line.startswith(f"netblend: error: {path}: ran out of memory while ") and "\n" not in line
+
+
+@pytest.mark.gpu
+def test_check_renders_on_the_device(device):
+    G = tiny_generator(seed=8).to(device)
+    check_renders(G, device, name="gpu.pkl")
+    with torch.no_grad():
+        G.mapping.fc0.weight[0, 0] = float("nan")
+    with pytest.raises(ModelLoadError, match=f"gpu.pkl: renders .* NaN or infinite on {device}"):
+        check_renders(G, device, name="gpu.pkl")
