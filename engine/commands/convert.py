@@ -31,16 +31,27 @@ def run(args: argparse.Namespace) -> int:
     """Convert ``args.model`` to ``args.output``; errors are ``ModelLoadError`` one-liners."""
     from engine.errors import ModelLoadError
     from engine.models.loaders import load_generator, save_generator
+    from engine.models.loaders.model_file import check_model_file
 
-    model = Path(args.model).expanduser()
+    model = check_model_file(args.model)
     out = Path(args.output).expanduser() if args.output else default_output(model)
-    if out.exists() and not args.force:
+    try:
+        exists = out.exists()
+        same = exists and model.exists() and out.resolve() == model.resolve()
+    except (OSError, ValueError, RuntimeError) as e:
+        raise ModelLoadError(f"{out}: cannot use this output path ({getattr(e, 'strerror', None) or e}); "
+                             f"choose another name with -o") from e
+    if exists and not args.force:
         raise ModelLoadError(f"{out}: already exists; pass --force to overwrite it or -o to choose another name")
-    if out.exists() and model.exists() and out.resolve() == model.resolve():
+    if same:
         raise ModelLoadError(f"{out}: the output would overwrite the source; choose another name with -o")
     start = time.perf_counter()
     G = load_generator(model, device="cpu", cache=False)
-    save_generator(G, out)
+    try:
+        save_generator(G, out)
+    except OSError as e:
+        raise ModelLoadError(f"{out}: cannot write the converted model ({e.strerror or e}); nothing was "
+                             f"written; free some space or choose another place with -o") from e
     seconds = time.perf_counter() - start
     params = sum(t.numel() for t in G.state_dict().values())
     print(f"{model} -> {out}: {G.family} {G.img_resolution}px, {params:,} values, "

@@ -31,11 +31,18 @@ import numpy as np
 import torch
 
 from engine.errors import ModelLoadError
+from engine.models.checks import plain_kwargs
+
+from .model_file import open_model_file
 
 FORMAT_NAME = "netblend"
 FORMAT_VERSION = "1"
 SUFFIX = ".netblend.safetensors"
-MAX_HEADER_BYTES = 64 * 1024 * 1024
+MAX_HEADER_BYTES = 64 * 1024 * 1024       # what content sniffing takes for a safetensors header
+MAX_NETBLEND_HEADER = 8 * 1024 * 1024     # what a netblend header may be (an official 1024 px model: ~40 KB)
+MAX_TENSORS = 20_000
+MAX_RANK = 8
+MAX_DIM = 2 ** 31 - 1
 
 DTYPES: dict[str, torch.dtype] = {
     "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
@@ -125,7 +132,7 @@ def _little_endian_bytes(t: torch.Tensor) -> memoryview:
 def read_native(path: str | os.PathLike) -> NativeModel:
     """Read a netblend file; a corrupt or foreign file raises a one-line ``ModelLoadError``."""
     path = Path(path)
-    with open(path, "rb") as f:
+    with open_model_file(path) as f:
         file_size = os.fstat(f.fileno()).st_size
         prefix = f.read(8)
         if len(prefix) < 8:
@@ -133,10 +140,12 @@ def read_native(path: str | os.PathLike) -> NativeModel:
         (length,) = struct.unpack("<Q", prefix)
         if not 2 <= length <= min(MAX_HEADER_BYTES, file_size - 8):
             raise _corrupt(path, f"header length {length} does not fit a {file_size}-byte file")
-        try:
-            header = json.loads(f.read(length).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as e:
-            raise _corrupt(path, "its JSON header does not parse") from e
+        if length > MAX_NETBLEND_HEADER:
+            raise _corrupt(path, f"header length {length:,} is far more than a model needs")
+        if (8 + length) % 8:
+            raise _corrupt(path, f"header length {length} leaves the tensor data unaligned; netblend pads "
+                                 f"its header to 8 bytes")
+        header = _parse_json(path, f.read(length), "its JSON header")
         meta = header.pop("__metadata__", None) if isinstance(header, dict) else None
         family, init_kwargs = _check_metadata(path, meta)
         data_start = 8 + length
@@ -154,6 +163,23 @@ def read_native(path: str | os.PathLike) -> NativeModel:
     return NativeModel(family=family, init_kwargs=init_kwargs, state_dict=state_dict)
 
 
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"the number {name} is not allowed")
+
+
+def _parse_json(path: Path, raw: bytes | str, what: str) -> Any:
+    """Strict JSON (no NaN/Infinity); deep nesting and bad bytes are a one-line corrupt-file error."""
+    try:
+        text = raw.decode("utf-8") if isinstance(raw, bytes) else raw
+        return json.loads(text, parse_constant=_refuse_constant)
+    except RecursionError as e:
+        raise _corrupt(path, f"{what} is nested too deeply") from e
+    except MemoryError as e:
+        raise _corrupt(path, f"{what} does not fit in memory") from e
+    except (UnicodeDecodeError, ValueError, TypeError) as e:
+        raise _corrupt(path, f"{what} does not parse ({str(e)[:80]})") from e
+
+
 def _corrupt(path: Path, problem: str) -> ModelLoadError:
     return ModelLoadError(f"{path}: corrupt netblend file ({problem}); "
                           f"write it again with `netblend convert SOURCE -o {path.name}`")
@@ -164,33 +190,50 @@ def _check_metadata(path: Path, meta: Any) -> tuple[str, dict]:
         raise ModelLoadError(f"{path}: a safetensors file without netblend metadata (no format "
                              f"'netblend'); convert the original model with `netblend convert MODEL`")
     if meta.get("version") != FORMAT_VERSION:
-        raise ModelLoadError(f"{path}: netblend format version {meta.get('version')!r} is not supported "
-                             f"(this netblend reads version {FORMAT_VERSION}); update netblend or convert "
-                             f"the original model again")
+        raise ModelLoadError(f"{path}: netblend format version {str(meta.get('version'))[:20]!r} is not "
+                             f"supported (this netblend reads version {FORMAT_VERSION}); update netblend or "
+                             f"convert the original model again")
     family = meta.get("family")
+    if family not in ("stylegan2", "stylegan3") or not isinstance(meta.get("init_kwargs"), str):
+        raise _corrupt(path, f"unknown family {str(family)[:20]!r} or malformed init_kwargs")
+    init_kwargs = _parse_json(path, meta["init_kwargs"], "its init_kwargs metadata")
     try:
-        init_kwargs = json.loads(meta.get("init_kwargs", ""))
-    except (TypeError, ValueError) as e:
-        raise _corrupt(path, "its init_kwargs metadata does not parse") from e
-    if family not in ("stylegan2", "stylegan3") or not isinstance(init_kwargs, dict):
-        raise _corrupt(path, f"unknown family {family!r} or malformed init_kwargs")
-    return family, init_kwargs
+        return family, plain_kwargs(init_kwargs)
+    except ModelLoadError as e:
+        raise _corrupt(path, f"malformed init_kwargs: {e}") from e
 
 
 def _check_specs(path: Path, header: dict, data_size: int) -> dict[str, tuple[torch.dtype, list, int, int]]:
+    """Each tensor entry checked: known dtype, integer shape, in-file aligned range, no overlaps."""
+    if len(header) > MAX_TENSORS:
+        raise _corrupt(path, f"{len(header):,} tensors is far more than a model holds")
     specs = {}
     for key, spec in header.items():
-        try:
-            dtype = DTYPES[spec["dtype"]]
-            shape = [int(s) for s in spec["shape"]]
-            begin, end = (int(v) for v in spec["data_offsets"])
-        except (KeyError, TypeError, ValueError) as e:
-            raise _corrupt(path, f"malformed entry for {key!r}") from e
+        if not isinstance(spec, dict) or sorted(spec) != ["data_offsets", "dtype", "shape"]:
+            raise _corrupt(path, f"malformed entry for {key[:80]!r}")
+        dtype = DTYPES.get(spec["dtype"]) if isinstance(spec["dtype"], str) else None
+        shape, offsets = spec["shape"], spec["data_offsets"]
+        if dtype is None or not _int_list(shape, MAX_RANK, MAX_DIM) or not _int_list(offsets, 2, 2 ** 63) \
+                or len(offsets) != 2:
+            raise _corrupt(path, f"malformed entry for {key[:80]!r} (dtype, integer shape and two integer "
+                                 f"offsets inside the file)")
+        begin, end = offsets
         numel = math.prod(shape)
-        item = torch.empty((), dtype=dtype).element_size()
-        if min(shape, default=0) < 0 or end - begin != numel * item or begin < 0 or end > data_size:
-            raise _corrupt(path, f"tensor {key!r} does not fit the file (truncated?)")
+        item = dtype.itemsize
+        if end - begin != numel * item or begin > end or end > data_size \
+                or math.prod(d for d in shape if d) * item >= 2 ** 62:
+            raise _corrupt(path, f"tensor {key[:80]!r} does not fit the file (truncated?)")
         if begin % item:
-            raise _corrupt(path, f"tensor {key!r} is misaligned")
+            raise _corrupt(path, f"tensor {key[:80]!r} is misaligned")
         specs[key] = (dtype, shape, begin, numel)
+    spans = sorted((begin, begin + numel * dtype.itemsize, key)
+                   for key, (dtype, _, begin, numel) in specs.items() if numel)
+    for (_, end, first), (begin, _, second) in zip(spans, spans[1:]):
+        if begin < end:
+            raise _corrupt(path, f"tensors {first[:80]!r} and {second[:80]!r} overlap in the file")
     return specs
+
+
+def _int_list(value: Any, max_len: int, max_value: int) -> bool:
+    return isinstance(value, list) and len(value) <= max_len and all(
+        type(v) is int and 0 <= v <= max_value for v in value)

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import pickle
 import re
 from pathlib import Path
@@ -41,6 +42,9 @@ from pathlib import Path
 import torch
 
 from engine.errors import ModelLoadError
+from engine.models.checks import check_tensor_layout
+
+from .model_file import ZipBombError, check_zip_sizes, open_model_file
 
 DEFAULT_FILTER = [1.0, 3.0, 3.0, 1.0]
 _CONV_PARTS = {"conv.weight": "weight", "conv.modulation.weight": "affine.weight",
@@ -48,20 +52,39 @@ _CONV_PARTS = {"conv.weight": "weight", "conv.modulation.weight": "affine.weight
                "activate.bias": "bias"}
 _RGB_PARTS = {"conv.weight": "weight", "conv.modulation.weight": "affine.weight",
               "conv.modulation.bias": "affine.bias", "bias": "bias"}
+# Rank of every rosinality generator tensor, by key pattern (checked before any reshape).
+_RANKS = ((r"style\.\d+\.weight", 2), (r"style\.\d+\.bias", 1), (r"input\.input", 4),
+          (r".*\.conv\.weight", 5), (r".*\.modulation\.weight", 2), (r".*\.modulation\.bias", 1),
+          (r".*\.noise\.weight", 1), (r".*\.activate\.bias", 1), (r"to_rgb.*\.bias", 4),
+          (r".*\.kernel", 2), (r"noises\.noise_\d+", 4))
+# Torch-load failures of a corrupt file (RecursionError is a RuntimeError).
+_LOAD_ERRORS = (RuntimeError, EOFError, ValueError, OSError, TypeError, LookupError, AttributeError,
+                ArithmeticError, UnicodeDecodeError, ImportError)
 
 
 def read_checkpoint(path: Path) -> dict:
-    """``torch.load(weights_only=True)`` of a checkpoint; training args (a Namespace) are allowed."""
-    try:
-        with torch.serialization.safe_globals([argparse.Namespace]):
-            return torch.load(path, map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else "unsafe content"
-        raise ModelLoadError(f"{path}: refused to load: the checkpoint holds more than tensors ({first}); "
-                             f"use a plain rosinality checkpoint from a source you trust") from e
-    except (RuntimeError, EOFError, ValueError, OSError) as e:
-        raise ModelLoadError(f"{path}: not a readable PyTorch checkpoint (truncated or corrupt); "
-                             f"download or copy the file again") from e
+    """``torch.load(weights_only=True)`` of a checkpoint; training args (a Namespace) are allowed.
+
+    A zip checkpoint whose members would inflate far past the file's size is refused before inflating.
+    """
+    with open_model_file(path) as f:
+        size = os.fstat(f.fileno()).st_size
+        try:
+            check_zip_sizes(f, size)
+            with torch.serialization.safe_globals([argparse.Namespace]):
+                return torch.load(f, map_location="cpu", weights_only=True)
+        except ZipBombError as e:
+            raise ModelLoadError(f"{path}: refused to load: {e}; the file is corrupt or crafted") from e
+        except pickle.UnpicklingError as e:
+            first = str(e).strip().splitlines()[0][:200] if str(e).strip() else "unsafe content"
+            raise ModelLoadError(f"{path}: refused to load: the checkpoint holds more than tensors ({first}); "
+                                 f"use a plain rosinality checkpoint from a source you trust") from e
+        except MemoryError as e:
+            raise ModelLoadError(f"{path}: ran out of memory while reading the checkpoint (it declares more "
+                                 f"data than fits in memory: corrupt, crafted, or too large)") from e
+        except _LOAD_ERRORS as e:
+            raise ModelLoadError(f"{path}: not a readable PyTorch checkpoint (truncated or corrupt); "
+                                 f"download or copy the file again") from e
 
 
 def is_rosinality_state_dict(state: object) -> bool:
@@ -72,27 +95,50 @@ def is_rosinality_state_dict(state: object) -> bool:
 def convert_checkpoint(checkpoint: object, path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
     """``(init_kwargs, state_dict)`` in official StyleGAN2-ADA form from a rosinality checkpoint."""
     if not isinstance(checkpoint, dict) or not is_rosinality_state_dict(checkpoint.get("g_ema")):
-        found = sorted(checkpoint)[:6] if isinstance(checkpoint, dict) else type(checkpoint).__name__
+        found = sorted(map(str, checkpoint))[:6] if isinstance(checkpoint, dict) else type(checkpoint).__name__
         raise ModelLoadError(f"{path}: a PyTorch checkpoint without a rosinality 'g_ema' generator "
                              f"(found {found}); pass the checkpoint saved by rosinality/stylegan2-pytorch")
-    source = {k: v for k, v in checkpoint["g_ema"].items() if isinstance(v, torch.Tensor)}
+    g_ema: dict = checkpoint["g_ema"]
+    source = {k: v for k, v in g_ema.items() if isinstance(v, torch.Tensor)}
+    latent_avg = checkpoint.get("latent_avg")
+    latent_avg = latent_avg if isinstance(latent_avg, torch.Tensor) else None
+    try:
+        if any(not isinstance(k, str) for k in source):
+            raise ModelLoadError("its g_ema has keys that are not names")
+        check_tensor_layout({**source, **({"latent_avg": latent_avg} if latent_avg is not None else {})})
+        _check_ranks(source)
+    except ModelLoadError as e:
+        raise ModelLoadError(f"{path}: not a usable rosinality checkpoint: {e}") from e
     kwargs = infer_kwargs(source, path)
     state_dict = remap_keys(source, kwargs["img_resolution"], path)
-    latent_avg = checkpoint.get("latent_avg")
-    if isinstance(latent_avg, torch.Tensor):
+    if latent_avg is not None:
         state_dict["mapping.w_avg"] = latent_avg.reshape(-1).float()       # [w_dim]
     return kwargs, state_dict
 
 
+def _check_ranks(source: dict[str, torch.Tensor]) -> None:
+    for key, tensor in source.items():
+        rank = next((rank for pattern, rank in _RANKS if re.fullmatch(pattern, key)), None)
+        if rank is not None and tensor.ndim != rank:
+            raise ModelLoadError(f"{key} has {tensor.ndim} dimensions (shape {list(tensor.shape)}), not {rank}")
+        if key.endswith("noise.weight") and tensor.numel() != 1:
+            raise ModelLoadError(f"{key} holds {tensor.numel()} values, not 1")
+        if (rank == 5 or key == "input.input") and tensor.shape[0] != 1:
+            raise ModelLoadError(f"{key} has the shape {list(tensor.shape)}; rosinality stores a batch of 1")
+
+
 def infer_kwargs(source: dict[str, torch.Tensor], path: Path) -> dict:
     """Official nested kwargs (resolution, style dim, n_mlp, channel base/max) from rosinality weights."""
-    style_dim = source["style.1.weight"].shape[1]
+    style_dim = _tensor(source, "style.1.weight", path).shape[1]
     n_mlp = sum(1 for k in source if re.fullmatch(r"style\.\d+\.weight", k))
     num_rgbs = sum(1 for k in source if re.fullmatch(r"to_rgbs\.\d+\.conv\.weight", k))
+    if num_rgbs > 12:
+        raise ModelLoadError(f"{path}: {num_rgbs} to_rgbs layers is more than any rosinality generator "
+                             f"has (a 16384 px model has 12); the checkpoint is corrupt")
     resolution = 4 * 2 ** num_rgbs
-    channels = {4: source["conv1.conv.weight"].shape[1]}
+    channels = {4: _tensor(source, "conv1.conv.weight", path).shape[1]}
     for k in range(num_rgbs):
-        channels[8 * 2 ** k] = source[f"convs.{2 * k}.conv.weight"].shape[1]
+        channels[8 * 2 ** k] = _tensor(source, f"convs.{2 * k}.conv.weight", path).shape[1]
     channel_base, channel_max = _channel_formula(channels, path)
     return {
         "z_dim": style_dim, "w_dim": style_dim, "c_dim": 0, "img_resolution": resolution, "img_channels": 3,
@@ -100,6 +146,17 @@ def infer_kwargs(source: dict[str, torch.Tensor], path: Path) -> dict:
         "synthesis_kwargs": {"channel_base": channel_base, "channel_max": channel_max,
                              "num_fp16_res": 0, "conv_clamp": None, "architecture": "skip"},
     }
+
+
+def _tensor(source: dict[str, torch.Tensor], key: str, path: Path) -> torch.Tensor:
+    if key not in source:
+        raise _missing(path, key)
+    return source[key]
+
+
+def _missing(path: Path, key: str) -> ModelLoadError:
+    return ModelLoadError(f"{path}: the rosinality generator lacks {key!r} (truncated or a different "
+                          f"variant); pass a complete rosinality/stylegan2-pytorch checkpoint")
 
 
 def _channel_formula(channels: dict[int, int], path: Path) -> tuple[int, int]:
@@ -119,11 +176,8 @@ def remap_keys(source: dict[str, torch.Tensor], resolution: int, path: Path) -> 
     used: set[str] = set()
 
     def take(key: str) -> torch.Tensor:
-        if key not in source:
-            raise ModelLoadError(f"{path}: the rosinality generator lacks {key!r} (truncated or a "
-                                 f"different variant); pass a complete rosinality/stylegan2-pytorch checkpoint")
         used.add(key)
-        return source[key]
+        return _tensor(source, key, path)
 
     for i in range(1, sum(1 for k in source if re.fullmatch(r"style\.\d+\.weight", k)) + 1):
         out[f"mapping.fc{i - 1}.weight"] = take(f"style.{i}.weight")

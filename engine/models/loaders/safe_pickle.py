@@ -18,17 +18,22 @@ import pickle
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import torch
 
 from engine.errors import ModelLoadError
+from engine.models.checks import plain_kwargs
 
-# Exceptions an unpickler raises on a corrupt or hostile stream (never a bare except).
-PICKLE_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, KeyError, IndexError,
-                 AttributeError, RuntimeError, MemoryError, OverflowError, UnicodeDecodeError,
-                 ImportError)
+from .model_file import ZipBombError, check_zip_sizes, open_model_file
+
+# Exceptions an unpickler raises on a corrupt or hostile stream (never a bare except). RecursionError
+# is a RuntimeError, OverflowError and ZeroDivisionError are ArithmeticErrors.
+PICKLE_ERRORS = (pickle.UnpicklingError, EOFError, ValueError, TypeError, LookupError, AttributeError,
+                 RuntimeError, ArithmeticError, UnicodeDecodeError, ImportError, BufferError)
+MAX_MODULES = 20_000      # networks in one generator (an official 1024 px StyleGAN2 has ~110)
+MAX_MODULE_DEPTH = 64     # nesting of sub-networks (official: 5)
 
 
 class UnsafePickleError(ModelLoadError):
@@ -46,9 +51,15 @@ class PersistentObject:
     class_name: str
     state: dict
 
+    def __setstate__(self, state: Any) -> None:
+        raise pickle.UnpicklingError("the pickle rewrites a network record after building it (BUILD)")
+
 
 class EasyDictStandIn(dict):
     """Stand-in for ``dnnlib.util.EasyDict``: a plain dict (attribute access is never needed)."""
+
+    def __setstate__(self, state: Any) -> None:
+        raise pickle.UnpicklingError("the pickle sets attributes on a dict (BUILD)")
 
 
 def _reconstruct_persistent_obj(meta: Any) -> PersistentObject:
@@ -62,8 +73,10 @@ def _load_storage_from_bytes(data: Any) -> Any:
     """Replacement for ``torch.storage._load_from_bytes``: the nested stream is loaded weights-only."""
     if not isinstance(data, (bytes, bytearray)):
         raise pickle.UnpicklingError("tensor storage is not bytes")
+    stream = io.BytesIO(data)
+    check_zip_sizes(stream, len(data))
     try:
-        storage = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        storage = torch.load(stream, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         raise _UnsafeTensorBytes(str(e)) from e
     if not isinstance(storage, (torch.TypedStorage, torch.UntypedStorage)):
@@ -78,6 +91,8 @@ def _rebuild_tensor(storage: Any, storage_offset: Any, size: Any, stride: Any, r
         raise pickle.UnpicklingError("tensor without a decoded storage")
     if not (isinstance(storage_offset, int) and _int_tuple(size) and _int_tuple(stride)):
         raise pickle.UnpicklingError("tensor with a malformed size or stride")
+    if len(size) != len(stride) or len(size) > 8 or min((*size, *stride, storage_offset), default=0) < 0:
+        raise pickle.UnpicklingError("tensor with a malformed size or stride")
     return torch._utils._rebuild_tensor(storage, storage_offset, tuple(size), tuple(stride))
 
 
@@ -90,7 +105,8 @@ def _rebuild_parameter(data: Any, requires_grad: Any = False, backward_hooks: An
 
 
 def _int_tuple(value: Any) -> bool:
-    return isinstance(value, (tuple, list, torch.Size)) and all(isinstance(v, int) for v in value)
+    return isinstance(value, (tuple, list, torch.Size)) and len(value) <= 32 and all(
+        isinstance(v, int) and not isinstance(v, bool) and abs(v) < 2 ** 62 for v in value)
 
 
 class _NdarrayClass:
@@ -99,16 +115,16 @@ class _NdarrayClass:
 
 def _np_reconstruct(subtype: Any, shape: Any, typecode: Any) -> np.ndarray:
     """Checked ``numpy.core.multiarray._reconstruct``: an empty ndarray that BUILD then fills."""
-    if subtype is not _NdarrayClass or not _int_tuple(shape):
-        raise pickle.UnpicklingError("numpy array of an unknown subtype")
+    if subtype is not _NdarrayClass or not _int_tuple(shape) or len(shape) > 1 or sum(shape) > 1:
+        raise pickle.UnpicklingError("numpy array of an unknown subtype or an unexpected initial shape")
     return np.ndarray(tuple(shape), dtype=np.uint8)
 
 
 def _np_dtype(spec: Any, align: Any = False, copy: Any = False) -> np.dtype:
     """Checked ``numpy.dtype``: built from a type string only."""
-    if not isinstance(spec, str):
+    if not isinstance(spec, str) or len(spec) > 64:
         raise pickle.UnpicklingError("numpy dtype from a non-string spec")
-    return np.dtype(spec, bool(align), bool(copy))
+    return np.dtype(spec, bool(align), True)       # always a copy: BUILD may then change its state
 
 
 def _np_scalar(dtype: Any, data: Any = None) -> Any:
@@ -152,7 +168,7 @@ SAFE_GLOBALS: dict[tuple[str, str], Any] = {
 class SafeUnpickler(pickle.Unpickler):
     """An unpickler that resolves only ``SAFE_GLOBALS`` and refuses every other global."""
 
-    def __init__(self, file: io.BufferedIOBase, source: str) -> None:
+    def __init__(self, file: IO[bytes], source: str) -> None:
         super().__init__(file)
         self.source = source
 
@@ -172,14 +188,19 @@ class SafeUnpickler(pickle.Unpickler):
 def safe_unpickle(path: Path) -> Any:
     """Unpickle ``path`` with ``SafeUnpickler``; every failure is a one-line ``ModelLoadError``."""
     try:
-        with open(path, "rb") as f:
+        with open_model_file(path) as f:
             return SafeUnpickler(f, str(path)).load()
     except UnsafePickleError:
         raise
+    except ZipBombError as e:
+        raise ModelLoadError(f"{path}: refused to load: {e}; the file is corrupt or crafted") from e
     except _UnsafeTensorBytes as e:
         raise UnsafePickleError(
             f"{path}: refused to load: a tensor inside the pickle carries code instead of plain data (the "
             f"file may be malicious); use a checkpoint from a source you trust") from e
+    except MemoryError as e:
+        raise ModelLoadError(f"{path}: ran out of memory while unpickling (the file declares more data than "
+                             f"fits in memory: corrupt, crafted, or too large for this machine)") from e
     except PICKLE_ERRORS as e:
         raise ModelLoadError(
             f"{path}: not a readable training pickle (truncated or corrupt: {_one_line(e)}); "
@@ -188,18 +209,7 @@ def safe_unpickle(path: Path) -> Any:
 
 def _one_line(error: BaseException) -> str:
     text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
-
-
-def _plain(value: Any) -> Any:
-    """Kwargs as plain JSON-like values: EasyDicts to dicts, numpy scalars to Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
+    return text[0][:300] if text else type(error).__name__
 
 
 def select_generator(obj: Any, path: Path) -> PersistentObject:
@@ -217,31 +227,60 @@ def select_generator(obj: Any, path: Path) -> PersistentObject:
 
 
 def collect_state_dict(network: PersistentObject, path: Path) -> dict[str, torch.Tensor]:
-    """The ``state_dict`` of a persistent network: parameters, persistent buffers, then sub-modules."""
+    """The ``state_dict`` of a persistent network: parameters, persistent buffers, then sub-modules.
+
+    Walks the sub-networks without recursion, each at most once (a network reached twice is a shared
+    reference, as in a crafted file whose modules form a DAG of 2**n paths), at most
+    ``MAX_MODULES`` networks and ``MAX_MODULE_DEPTH`` levels deep.
+    """
     out: dict[str, torch.Tensor] = {}
-    _collect(network, "", out, path)
+    seen: set[int] = set()
+    pending: list[tuple[PersistentObject, str, int]] = [(network, "", 0)]
+    while pending:
+        node, prefix, depth = pending.pop()
+        if id(node) in seen:
+            raise _corrupt(path, f"sub-network {prefix.rstrip('.')[:80]} appears twice (a shared reference)")
+        seen.add(id(node))
+        if len(seen) > MAX_MODULES or depth > MAX_MODULE_DEPTH:
+            raise _corrupt(path, f"more than {MAX_MODULES:,} sub-networks or more than {MAX_MODULE_DEPTH} "
+                                 f"levels of them")
+        state = node.state
+        non_persistent = state.get("_non_persistent_buffers_set") or set()
+        if not isinstance(non_persistent, (set, frozenset)):
+            raise _corrupt(path, f"{prefix}_non_persistent_buffers_set is a {type(non_persistent).__name__}")
+        tensors = list(_named(state, "_parameters", prefix, path))
+        tensors += [(k, v) for k, v in _named(state, "_buffers", prefix, path) if k not in non_persistent]
+        for name, tensor in tensors:
+            if tensor is None:
+                continue
+            if not isinstance(tensor, torch.Tensor):
+                raise ModelLoadError(f"{path}: {prefix}{name} is a {type(tensor).__name__}, not a tensor; "
+                                     f"the pickle is corrupt or not a StyleGAN network")
+            out[prefix + name] = tensor
+        children = [(k, v) for k, v in _named(state, "_modules", prefix, path) if v is not None]
+        for name, child in reversed(children):                       # popped in the original order
+            if not isinstance(child, PersistentObject):
+                raise ModelLoadError(f"{path}: sub-network {prefix}{name} is a {type(child).__name__}; "
+                                     f"only StyleGAN's own persistent networks are supported")
+            pending.append((child, f"{prefix}{name}.", depth + 1))
     return out
 
 
-def _collect(node: PersistentObject, prefix: str, out: dict[str, torch.Tensor], path: Path) -> None:
-    state = node.state
-    non_persistent = state.get("_non_persistent_buffers_set") or set()
-    tensors = list(dict(state.get("_parameters") or {}).items())
-    tensors += [(k, v) for k, v in dict(state.get("_buffers") or {}).items() if k not in non_persistent]
-    for name, tensor in tensors:
-        if tensor is None:
-            continue
-        if not isinstance(tensor, torch.Tensor):
-            raise ModelLoadError(f"{path}: {prefix}{name} is a {type(tensor).__name__}, not a tensor; "
-                                 f"the pickle is corrupt or not a StyleGAN network")
-        out[prefix + name] = tensor
-    for name, child in dict(state.get("_modules") or {}).items():
-        if child is None:
-            continue
-        if not isinstance(child, PersistentObject):
-            raise ModelLoadError(f"{path}: sub-network {prefix}{name} is a {type(child).__name__}; "
-                                 f"only StyleGAN's own persistent networks are supported")
-        _collect(child, f"{prefix}{name}.", out, path)
+def _named(state: dict, field: str, prefix: str, path: Path) -> list[tuple[str, Any]]:
+    """The ``(name, value)`` items of a module's ``_parameters``/``_buffers``/``_modules`` dict."""
+    items = state.get(field)
+    if items is None:
+        return []
+    if not isinstance(items, dict):
+        raise _corrupt(path, f"{prefix}{field} is a {type(items).__name__}, not a dict")
+    for name in items:
+        if not isinstance(name, str) or not name or "." in name or len(name) > 200:
+            raise _corrupt(path, f"{prefix}{field} has the entry {str(name)[:40]!r}, not a valid name")
+    return list(items.items())
+
+
+def _corrupt(path: Path, problem: str) -> ModelLoadError:
+    return ModelLoadError(f"{path}: not a StyleGAN network ({problem}); the pickle is corrupt or crafted")
 
 
 def read_training_pickle(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
@@ -251,7 +290,14 @@ def read_training_pickle(path: Path) -> tuple[dict, dict[str, torch.Tensor]]:
     if not isinstance(kwargs, dict):
         raise ModelLoadError(f"{path}: the generator records no constructor kwargs ('_init_kwargs'); "
                              f"pass a pickle written by the official StyleGAN2-ADA/StyleGAN3 training code")
-    if network.state.get("_init_args"):
+    args = network.state.get("_init_args")
+    if not isinstance(args, (tuple, list, type(None))):
+        raise _corrupt(path, f"_init_args is a {type(args).__name__}")
+    if args:
         raise ModelLoadError(f"{path}: the generator was built with positional arguments, which netblend "
                              f"cannot map; re-save it with keyword arguments")
-    return _plain(kwargs), collect_state_dict(network, path)
+    try:
+        plain = plain_kwargs(kwargs)
+    except ModelLoadError as e:
+        raise ModelLoadError(f"{path}: {e}") from e
+    return plain, collect_state_dict(network, path)
