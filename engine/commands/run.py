@@ -88,7 +88,8 @@ def _default_sinks(specs: list[str]) -> tuple[list[str], str | None]:
                       "(add --sink record:show.mp4, ndi:NAME, ...)")
 
 
-def _setup_logging(args) -> None:
+def _setup_logging(args) -> logging.Handler | None:
+    """Log to stderr, and to ``--log FILE`` when given (returns that handler, removed at exit)."""
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="netblend: %(levelname)s: %(message)s")
     if args.log:
@@ -105,9 +106,28 @@ def _setup_logging(args) -> None:
         root = logging.getLogger()
         root.addHandler(handler)
         root.setLevel(min(root.level, logging.INFO))
+        return handler
+    return None
 
 
 def run(args) -> int:
+    from ..core.paths import user_dir
+
+    if args.watchdog is not None:
+        from ..show.watchdog import supervise
+
+        user_dir().mkdir(parents=True, exist_ok=True)
+        return supervise(args.argv, args.watchdog, user_dir(f"heartbeat-{os.getpid()}"))
+    handler = _setup_logging(args)
+    try:
+        return _run(args)
+    finally:
+        if handler is not None:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+
+
+def _run(args) -> int:
     from pathlib import Path
 
     from ..core.paths import user_dir
@@ -117,12 +137,6 @@ def run(args) -> int:
     from ..sinks import check_sink_specs, make_sinks
     from ..sinks.snapshot import SnapshotSink
 
-    if args.watchdog is not None:
-        from ..show.watchdog import supervise
-
-        user_dir().mkdir(parents=True, exist_ok=True)
-        return supervise(args.argv, args.watchdog, user_dir(f"heartbeat-{os.getpid()}"))
-    _setup_logging(args)
     config = ShowConfig(models=list(args.models), preset=args.preset, resume=args.resume,
                         presets_dir=args.presets, size=parse_size(args.size), device=args.device,
                         fps=args.fps, profile=args.profile)

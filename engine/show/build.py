@@ -41,14 +41,19 @@ def load_models(paths: Sequence[str | Path], device: torch.device) -> list:
     """Generators for ``paths`` (all on ``device``); the built-in demo pair when ``paths`` is empty.
 
     One model alone is blended with itself, so every blend control stays live (and does nothing
-    until a second model is loaded)."""
+    until a second model is loaded). Each model must render one finite test frame on ``device``
+    (a model that loads but cannot render never reaches a show), checked per model so a broken
+    model B is caught even where the blend shows only model A."""
     if not paths:
         from ..models.demo import demo_pair
 
         return list(demo_pair(device))
+    from ..models.checks import check_renders
     from ..models.loaders import load_generator
 
     models = [load_generator(p, device=device) for p in paths]
+    for path, G in zip(paths, models):
+        check_renders(G, device, name=str(path))
     return models if len(models) > 1 else models * 2
 
 

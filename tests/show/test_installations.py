@@ -89,7 +89,8 @@ def test_a_bad_playlist_fails_before_any_model_loads(tmp_path, capsys):
     assert time.perf_counter() - t0 < 5
 
 
-def test_the_log_file_gets_timestamped_lines(tmp_path, capsys):
+def test_the_log_file_gets_timestamped_lines(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("NETBLEND_HOME", str(tmp_path / "home"))          # no autosave from other tests
     log = tmp_path / "show.log"
     assert main(["run", "--log", str(log), "--seconds", "0.2", "--sink", "null", "--osc-port", "0",
                  "--device", "cpu", "--autosave", "0", "--preset", "no-such-preset-xyz"]) == 2

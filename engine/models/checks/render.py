@@ -41,7 +41,7 @@ def check_renders(G: Any, device: str | torch.device, name: str | None = None) -
         text = str(e).strip().splitlines()
         reason = f"{type(e).__name__}: {text[0]}" if text else type(e).__name__
         raise ModelLoadError(f"{label}: cannot render a frame on {device} ({reason[:300]}); "
-                             f"the current models keep playing") from e
+                             "check the file, or convert it again from the training pickle") from e
     expected = (1, G.img_channels, G.img_resolution, G.img_resolution)
     if shape != expected:
         raise ModelLoadError(f"{label}: renders an image of shape {list(shape)}, not {list(expected)}; "
