@@ -6,7 +6,12 @@ called from the port thread; ``handle_bytes(data)`` parses raw MIDI bytes (garba
 Nothing a controller sends raises: refused writes are counted, unknown parameters reported once.
 
 Value path of a continuous control: raw -> unit position u in [0, 1] -> invert -> curve -> range
-(overblend ranges allowed; the registry clamps to the parameter's own range).
+(overblend ranges allowed; the registry clamps to the parameter's own range). The unit position puts
+a controller's centre exactly at 0.5 (:func:`unit_position`: 7-bit 64 and 14-bit 8192), so a
+centred knob on a -1..2 range reads 0.5 of the way, and a 0..1 fader at 64 is exactly 0.5.
+
+Buttons fire once per press (the rising edge; ``engine.control.buttons`` has the re-arm rule for
+controllers that repeat their press value or never send a release).
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import mido
 
 from ..core.params import ParamError, ParamRegistry
 from .actions import Actions
+from .buttons import PressDetector
 from .mapping import Mapping, MidiBinding
 
 log = logging.getLogger(__name__)
@@ -28,6 +34,24 @@ log = logging.getLogger(__name__)
 PICKUP_WINDOW = 1.5 / 127       # a fader within this distance of the value picks it up
 RELATIVE_STEP = 1.0 / 128       # one encoder tick moves this fraction of the range
 _CURVE_K = 4.0                  # steepness of the exp/log curves
+
+
+def unit_position(value: int, top: int = 127) -> float:
+    """A controller value 0..``top`` (127, or 16383 for 14-bit) as a position in [0, 1], with the
+    centre value (64, or 8192) at exactly 0.5: each half of the travel is scaled on its own."""
+    centre = (top + 1) // 2
+    if value <= centre:
+        return value / (2 * centre)
+    return 0.5 + (value - centre) / (2 * (top - centre))
+
+
+def controller_value(u: float, top: int = 127) -> int:
+    """The controller value for position ``u`` (the inverse of :func:`unit_position`)."""
+    u = min(max(u, 0.0), 1.0)
+    centre = (top + 1) // 2
+    if u <= 0.5:
+        return round(u * 2 * centre)
+    return centre + round((u - 0.5) * 2 * (top - centre))
 
 
 def apply_curve(curve: str, u: float) -> float:
@@ -106,7 +130,7 @@ class _State:
     written: float | None = None         # the value this binding last stored
     msb: int | None = None               # cc14 halves
     lsb: int = 0
-    pressed: bool = False
+    pressed: bool = False                # a button's last state (momentary buttons follow it)
     led_level: int | None = None         # what the LED shows now
 
 
@@ -133,6 +157,7 @@ class MidiAdapter:
         self.received = 0
         self.refused = 0
         self._reported: set[str] = set()
+        self._presses = PressDetector(clock=time_fn)
         self._state = {b.index: _State() for b in mapping.midi}
         self._nrpn: dict[int, _NrpnState] = {}
         self._cc: dict[int, list[MidiBinding]] = {}
@@ -190,7 +215,7 @@ class MidiAdapter:
         elif kind == "pitchwheel":
             for b in self._other:
                 if b.control == "pitchbend" and _channel_ok(b, msg.channel + 1):
-                    self._absolute(b, (msg.pitch + 8192) / 16383.0, source)
+                    self._absolute(b, unit_position(msg.pitch + 8192, 16383), source)
         elif kind in ("clock", "start", "stop", "continue"):
             self._clock(kind, source)
 
@@ -208,13 +233,13 @@ class MidiAdapter:
                 else:
                     st.lsb = value
                 if st.msb is not None:
-                    self._absolute(b, ((st.msb << 7) | st.lsb) / 16383.0, source)
+                    self._absolute(b, unit_position((st.msb << 7) | st.lsb, 16383), source)
             elif b.is_button or self._is_trigger(b):
                 self._button(b, value >= 64, source)
             elif b.mode != "absolute":
                 self._relative(b, relative_delta(b.mode, value), source)
             else:
-                self._absolute(b, value / 127.0, source)
+                self._absolute(b, unit_position(value), source)
 
     def _nrpn_cc(self, channel: int, number: int, value: int, source: tuple) -> bool:
         """Track the NRPN sequence 99/98 (parameter), 6/38 (data); True when consumed."""
@@ -231,7 +256,7 @@ class MidiAdapter:
             st.data_lsb, st.fine = value, True
         if number in (6, 38):
             selected = (st.param_msb << 7) | st.param_lsb
-            u = ((st.data_msb << 7) | st.data_lsb) / 16383.0 if st.fine else st.data_msb / 127.0
+            u = unit_position((st.data_msb << 7) | st.data_lsb, 16383) if st.fine else unit_position(st.data_msb)
             for b in self._nrpn_bindings:
                 if b.number == selected and _channel_ok(b, channel):
                     self._absolute(b, u, source)
@@ -281,8 +306,9 @@ class MidiAdapter:
     def _button(self, b: MidiBinding, pressed: bool, source: tuple) -> None:
         st = self._state[b.index]
         was, st.pressed = st.pressed, pressed
+        fires = self._presses.press(b.index, pressed)       # the rising edge (see engine.control.buttons)
         if b.preset or b.action:
-            if pressed and not was:
+            if fires:
                 self._fire_action(b)
             return
         if not self._param_ok(b):
@@ -294,7 +320,7 @@ class MidiAdapter:
         if mode == "momentary":
             if pressed != was or st.written is None:
                 self._write(b, on if pressed else off, source)
-        elif pressed and not was:
+        elif fires:
             if mode == "toggle":
                 current = self.registry.get(str(b.param))
                 self._write(b, off if abs(current - on) < abs(current - off) else on, source)
@@ -342,7 +368,7 @@ class MidiAdapter:
                 lit = abs(value - on) < abs(value - b.range[0])
                 level = b.led_on if lit else b.led_off
             else:
-                level = round(binding_position(b, value) * 127)
+                level = controller_value(binding_position(b, value))
             st = self._state[b.index]
             if only_changed and st.led_level == level:
                 continue
