@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from typing import Any, TextIO
 
 from ..core.params import ParamRegistry, ParamSpec, address_of
-from .osc_addresses import ACTION_ADDRESSES, ACTION_TYPES, FPS_ADDRESS
 from .mapping import OscAlias
+from .osc_addresses import ACTION_ADDRESSES, ACTION_TYPES, FPS_ADDRESS
 
 FORMATS = ("table", "tsv", "csv", "markdown", "json")
 COLUMNS = ("address", "name", "type", "range", "default", "description")

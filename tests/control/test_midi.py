@@ -6,8 +6,15 @@ import mido
 import pytest
 
 from engine.control.mapping import parse_mapping
-from engine.control.midi import (MidiAdapter, apply_curve, binding_position, binding_value, controller_value,
-                                 relative_delta, unit_position)
+from engine.control.midi import (
+    MidiAdapter,
+    apply_curve,
+    binding_position,
+    binding_value,
+    controller_value,
+    relative_delta,
+    unit_position,
+)
 from engine.show.tempo import TempoTracker
 
 

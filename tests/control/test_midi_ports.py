@@ -11,7 +11,7 @@ import mido
 import pytest
 
 from engine.control.mapping import load_mapping, parse_mapping
-from engine.control.midi import MidiAdapter
+from engine.control.midi import MidiAdapter, unit_position
 from engine.control.midi_ports import BACKEND_LOCK, MidiPorts, MidiPortsConfig
 from tests.helpers import send_paced, wait_for
 
@@ -76,7 +76,7 @@ def test_pickup_ignores_fader_until_it_crosses_value(controller, registry):
         time.sleep(0.2)
         assert registry.get("blend.layer.3") == 0.6
         send_paced(port, [mido.Message("control_change", control=3, value=v) for v in range(60, 100, 4)])
-        assert wait_for(lambda: registry.get("blend.layer.3") == pytest.approx(96 / 127))
+        assert wait_for(lambda: registry.get("blend.layer.3") == pytest.approx(unit_position(96)))
     finally:
         ports.close()
 
@@ -90,7 +90,7 @@ def test_cc14_pairs_combine_over_a_real_port(controller, registry):
     try:
         send_paced(port, [mido.Message("control_change", control=1, value=100),
                           mido.Message("control_change", control=33, value=77)])
-        expected = ((100 << 7) | 77) / 16383
+        expected = unit_position((100 << 7) | 77, 16383)
         assert wait_for(lambda: registry.get("blend.curve.center") == pytest.approx(expected))
     finally:
         ports.close()
@@ -122,7 +122,7 @@ def test_unplug_and_replug_reconnects(controller, registry):
             assert wait_for(lambda: ports.connected and ports.connects == 2)
             registry.set("blend.layer.1", 0.0)
             send_paced(replugged, [mido.Message("control_change", control=1, value=v) for v in (0, 40, 80)])
-            assert wait_for(lambda: registry.get("blend.layer.1") == pytest.approx(80 / 127))
+            assert wait_for(lambda: registry.get("blend.layer.1") == pytest.approx(unit_position(80)))
         finally:
             replugged.close()
     finally:
