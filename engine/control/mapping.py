@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MappingError
+from .mapping_checks import check_banks, check_duplicates
 from .mapping_rows import expand_row
 from .toml_read import read_toml
 
@@ -37,6 +38,8 @@ _MIDI_KEYS = {"control", "channel", "number", "lsb", "param", "range", "curve", 
 _DEVICE_KEYS = {"name", "port", "output", "verified", "notes", "bank"}
 _OSC_KEYS = {"address", "param", "range", "index"}
 MAX_REGEX = 200                 # characters in a port pattern (a port name is far shorter)
+# Parameters only some models have: layers past the model's count, extra models, one family's latents.
+MODEL_DEPENDENT = re.compile(r"^(blend\.(layer|model)\.\d+|latent\.(noise\.(mode|strength)|xform\.(x|y|angle)|class))$")
 _TOP_KEYS = {"device", "midi", "osc"}
 
 
@@ -139,15 +142,30 @@ class Mapping:
         return self.device.bank if self.device.bank is not None else (banks[0] if banks else None)
 
     def unknown_params(self, registry) -> list[str]:
-        """One line per binding whose parameter ``registry`` lacks (the adapter skips those)."""
+        """One line per binding whose parameter ``registry`` lacks (the adapter skips those), with the
+        name it is probably a typo of; the bindings for parameters only other models have (layers past
+        this model's count, the other family's latents) are summed up in one line."""
         from .suggest import did_you_mean
 
-        names = registry.names() if hasattr(registry, "names") else list(registry)
-        out = [f"{self.path.name}: {b.describe()}: unknown parameter {b.param!r}{did_you_mean(b.param, names)}"
-               for b in self.midi if b.param and b.param not in registry]
-        out += [f"{self.path.name}: [[osc]] {a.address}: unknown parameter {a.param!r}{did_you_mean(a.param, names)}"
-                for a in self.osc if a.param not in registry and f"{a.param}.0" not in registry]
+        names = registry.names()
+        out, elsewhere = [], []
+        missing = [(b.describe(), str(b.param)) for b in self.midi if b.param and b.param not in registry]
+        missing += [(f"[[osc]] {a.address}", a.param) for a in self.osc
+                    if a.param not in registry and f"{a.param}.0" not in registry]
+        for where, param in missing:
+            if MODEL_DEPENDENT.match(param):
+                elsewhere.append(param)
+            else:
+                out.append(f"{self.path.name}: {where}: unknown parameter {param!r}{did_you_mean(param, names)}")
+        if elsewhere:
+            shown = ", ".join(sorted(set(elsewhere), key=_natural)[:6]) + (", ..." if len(set(elsewhere)) > 6 else "")
+            out.append(f"{self.path.name}: {len(elsewhere)} bindings for parameters this model does not have "
+                       f"({shown}); they work with a model that has them")
         return out
+
+
+def _natural(name: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else p for p in name.split("."))
 
 
 def load_mapping(path: str | Path) -> Mapping:
@@ -171,8 +189,8 @@ def parse_mapping(data: dict, path: str | Path = "<mapping>") -> Mapping:
     osc_rows = _expand(osc_raw, "osc", path)
     midi = tuple(_parse_binding(raw, i + 1, path, row) for i, (row, raw) in enumerate(midi_rows))
     osc = tuple(_parse_alias(raw, row, path) for row, raw in osc_rows)
-    _check_duplicates(midi, osc, path)
-    _check_banks(midi, device, path)
+    check_duplicates(midi, osc, path)
+    check_banks(midi, device, path)
     return Mapping(path, device, midi, osc)
 
 
@@ -347,48 +365,3 @@ def _parse_alias(raw: object, index: int | str, path: Path) -> OscAlias:
         raise MappingError(f"{where} ({address}): missing param; set param = a registry name")
     rng = _range(raw["range"], f"{where} ({address})") if "range" in raw else None
     return OscAlias(address, param, rng)
-
-
-def _check_duplicates(midi: tuple[MidiBinding, ...], osc: tuple[OscAlias, ...], path: Path) -> None:
-    """Two bindings on one control (same channel or either on any channel) would fight: refuse."""
-    seen: dict[tuple[str, int], list[tuple[int | None, MidiBinding]]] = {}
-    for b in midi:
-        if b.control == "nrpn":
-            keys = [("nrpn", int(b.number or 0))] + [("cc", n) for n in b.cc_numbers()]
-        elif b.control in ("cc", "cc14"):
-            keys = [("cc", n) for n in b.cc_numbers()]
-        else:
-            keys = [(b.control, int(b.number or 0))]
-        for key in keys:
-            for chan, other in seen.get(key, []):
-                shared_nrpn = key[0] == "cc" and b.control == other.control == "nrpn"
-                other_bank = b.bank is not None and other.bank is not None and b.bank != other.bank
-                if not shared_nrpn and not other_bank and (chan is None or b.channel is None or chan == b.channel):
-                    raise MappingError(
-                        f"{path.name}: {b.describe()} uses the same control as {other.describe()}; "
-                        "remove one binding or give them different channels or banks")
-            seen.setdefault(key, []).append((b.channel, b))
-    addresses: dict[str, int] = {}
-    for i, a in enumerate(osc, 1):
-        if a.address in addresses:
-            raise MappingError(f"{path.name}: [[osc]] #{i} repeats address {a.address} of [[osc]] "
-                               f"#{addresses[a.address]}; remove one")
-        addresses[a.address] = i
-
-
-def _check_banks(midi: tuple[MidiBinding, ...], device: DeviceInfo, path: Path) -> None:
-    """Every bank a button selects has bindings, and every bank but the first can be selected."""
-    banks = list(dict.fromkeys(b.bank for b in midi if b.bank is not None))
-    selected = {b.select for b in midi if b.select is not None}
-    for b in midi:
-        if b.select is not None and b.select not in banks:
-            raise MappingError(f"{path.name}: {b.describe()} selects bank {b.select!r}, which no binding uses; "
-                               f"banks here: {', '.join(map(repr, banks)) or 'none'}")
-    if device.bank is not None and device.bank not in banks:
-        raise MappingError(f"{path.name}: [device] bank = {device.bank!r} is not a bank of this file; "
-                           f"banks here: {', '.join(map(repr, banks)) or 'none'}")
-    start = device.bank if device.bank is not None else (banks[0] if banks else None)
-    for bank in banks:
-        if bank != start and bank not in selected:
-            raise MappingError(f"{path.name}: bank {bank!r} can never be selected; add a button with "
-                               f"action = \"bank\" (or \"shift\") and bank = {bank!r}")

@@ -3,7 +3,7 @@
 A row becomes several bindings when one of its keys lists them:
 
 - ``number``, ``channel`` and ``index`` take a span ``"0-7"`` (inclusive) or a list ``[0, 2, 4]``;
-- ``param``, ``preset``, ``value`` and ``address`` take a list with one entry per binding;
+- ``param``, ``preset``, ``value``, ``bank`` and ``address`` take a list with one entry per binding;
 - ``{i}`` in ``param``, ``preset`` or ``address`` (and ``value = "{i}"``) is replaced by each binding's
   index: ``index`` when the row gives one, else 0, 1, 2, ...
 
@@ -25,7 +25,7 @@ import re
 
 from ..errors import MappingError
 
-PER_ROW = ("number", "channel", "index", "value", "param", "preset", "address")
+PER_ROW = ("number", "channel", "index", "value", "param", "preset", "bank", "address")
 SPANS = ("number", "channel", "index")      # may also be written "A-B"
 TEMPLATES = ("param", "preset", "address")  # may hold {i}
 MAX_ROWS = 128                              # bindings one row may expand to

@@ -323,7 +323,10 @@ class MidiAdapter:
             elif b.is_button:
                 value = self.registry.get(b.param)
                 on = b.value if b.value is not None else b.range[1]
-                lit = abs(value - on) < abs(value - b.range[0])
+                if b.button == "trigger" and b.value is not None:
+                    lit = abs(value - on) < 1e-6 * max(1.0, abs(on))      # radio buttons: a seed, a mode
+                else:
+                    lit = abs(value - on) < abs(value - b.range[0])
                 level = b.led_on if lit else b.led_off
             else:
                 level = controller_value(binding_position(b, self.registry.get(b.param)))

@@ -40,7 +40,7 @@ from ..core.params import ParamError, ParamRegistry, address_of, name_of
 from ..errors import MappingError
 from .actions import Actions
 from .buttons import PressDetector
-from .mapping import OscAlias, load_mapping
+from .mapping import MODEL_DEPENDENT, OscAlias, load_mapping
 from .osc_addresses import ACTION_ADDRESSES, DESCRIBE_ADDRESS, DUMP_ADDRESS
 from .osc_packets import EVENT, UNKNOWN, VALUE, MalformedPacket, TurnBuffer
 from .osc_query import OscReplies
@@ -149,14 +149,20 @@ class OscAdapter:
             self.add_alias(alias)
 
     def add_alias(self, alias: OscAlias) -> None:
-        """Register an alias; raises :class:`MappingError` when its target does not exist."""
+        """Register an alias; raises :class:`MappingError` when its target is no parameter of any show.
+
+        A target only some models have (``blend.layer.17`` on a 14-layer model, StyleGAN2's noise on a
+        StyleGAN3) is kept: it works once a model that has it plays."""
         address = "/" + alias.address.strip("/")
         if not self._target_exists(alias.param):
-            from .suggest import did_you_mean
+            if not MODEL_DEPENDENT.match(alias.param):
+                from .suggest import did_you_mean
 
-            hint = did_you_mean(alias.param, self.registry.names())
-            raise MappingError(f"OSC alias {address}: {alias.param!r} is not a parameter of this show"
-                               f"{hint or '; `netblend osc` lists the names'}")
+                hint = did_you_mean(alias.param, self.registry.names())
+                raise MappingError(f"OSC alias {address}: {alias.param!r} is not a parameter of this show"
+                                   f"{hint or '; `netblend osc` lists the names'}")
+            log.info("OSC alias %s: this model has no %s (the alias works with a model that has)",
+                     address, alias.param)
         self.aliases[address] = alias
 
     def _target_exists(self, name: str) -> bool:

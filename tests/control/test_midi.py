@@ -250,3 +250,37 @@ def test_buttons_that_repeat_their_press_fire_once_and_pads_without_release_fire
     a.handle(cc(3, 127))
     assert registry.snapshot().triggers["latent.next_seed"] == before + 2
     assert actions.calls == [("tap_tempo",)] * 2
+
+
+def test_banks_switch_what_a_fader_moves_and_pick_up_where_it_is(registry):
+    mapping = parse_mapping({"midi": [
+        dict(control="cc", number="0-1", param="blend.layer.{i}", bank="A"),
+        dict(control="cc", number="0-1", index="8-9", param="blend.layer.{i}", bank="B"),
+        dict(control="note", number=[10, 11], action="bank", bank=["A", "B"], led=True),
+        dict(control="note", number=12, action="shift", bank="A"),
+    ]}, "banks.toml")
+    a = MidiAdapter(mapping, registry)
+    assert a.bank == "A"
+    for v in range(0, 101, 10):                  # fader 1 up to 100: layer 0 follows
+        a.handle(cc(0, v))
+    assert registry.get("blend.layer.0") == pytest.approx(unit_position(100))
+    a.handle(note(11))                           # bank B: the same fader now moves layer 8 ...
+    a.handle(note(11, on=False))
+    a.handle(cc(0, 101))
+    assert registry.get("blend.layer.8") == 0.0  # ... once it reaches layer 8's value (soft takeover)
+    for v in range(100, -1, -10):
+        a.handle(cc(0, v))
+    assert registry.get("blend.layer.8") == 0.0 and registry.get("blend.layer.0") == pytest.approx(unit_position(100))
+    for v in range(0, 65, 8):
+        a.handle(cc(0, v))
+    assert registry.get("blend.layer.8") == 0.5
+    lit = {m.note: m.velocity for m in a.led_messages()}
+    assert lit == {10: 0, 11: 127}               # the bank buttons show the bank
+    a.handle(note(12))                           # shift held: bank A while held
+    a.handle(cc(1, 0))
+    a.handle(cc(1, 20))
+    assert registry.get("blend.layer.1") == pytest.approx(20 / 128)
+    a.handle(note(12, on=False))                 # released: back to bank B
+    assert a.bank == "B"
+    a.handle(cc(1, 30))
+    assert registry.get("blend.layer.1") == pytest.approx(20 / 128) and registry.get("blend.layer.9") == 0.0

@@ -47,9 +47,9 @@ def test_fader_sweep_on_shipped_mapping_moves_parameter_through_range(controller
     jack, name, port = controller
     mapping, adapter = nanokontrol(registry)
     ports = connect(jack, name, adapter)
-    seen: dict[str, list[float]] = {"blend.layer.0": [], "blend.layer.7": []}
+    seen: dict[str, list[float]] = {"blend.layer.0": [], "blend.curve.amount": []}
     try:
-        for number, param in ((0, "blend.layer.0"), (7, "blend.layer.7")):
+        for number, param in ((0, "blend.layer.0"), (16, "blend.curve.amount")):
             binding = next(b for b in mapping.midi if b.number == number and b.control == "cc")
             registry.set(param, binding.range[0])       # start where the fader starts: picked up at once
             for v in range(128):
@@ -62,8 +62,9 @@ def test_fader_sweep_on_shipped_mapping_moves_parameter_through_range(controller
     finally:
         ports.close()
     assert seen["blend.layer.0"][0] == 0.0 and seen["blend.layer.0"][-1] == 1.0
-    assert seen["blend.layer.7"][0] == -1.0 and seen["blend.layer.7"][-1] == 2.0   # overblend range
-    assert seen["blend.layer.7"] == sorted(seen["blend.layer.7"]) and len(set(seen["blend.layer.7"])) > 4
+    curve = seen["blend.curve.amount"]
+    assert curve[0] == -1.0 and curve[-1] == 2.0                                    # overblend range
+    assert curve == sorted(curve) and len(set(curve)) > 4
 
 
 def test_pickup_ignores_fader_until_it_crosses_value(controller, registry):
