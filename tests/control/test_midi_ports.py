@@ -185,3 +185,30 @@ def test_leds_follow_the_parameter(jack, registry):
         ports.close()
         device_in.close()
         device_out.close()
+
+
+def test_the_jack_teardown_is_bounded_even_when_the_server_hangs():
+    """The fixture's teardown: a probe close that never returns and a server that ignores SIGTERM
+    cost a few seconds, not minutes."""
+    import subprocess
+    import sys
+    import threading
+
+    from tests.control.conftest import _stop_jack
+
+    stuck = subprocess.Popen([sys.executable, "-c", "import signal, time\n"
+                              "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\n"
+                              "time.sleep(600)"], stdout=subprocess.PIPE, text=True)
+    assert stuck.stdout.readline().strip() == "ready"
+
+    class HungProbe:
+        released = threading.Event()
+
+        def close(self):
+            self.released.wait(600)
+
+    start = time.monotonic()
+    _stop_jack(stuck, HungProbe(), grace=0.5)
+    assert time.monotonic() - start < 3.0
+    assert stuck.poll() is not None               # killed after ignoring SIGTERM
+    HungProbe.released.set()
