@@ -168,11 +168,38 @@ def _natural(name: str) -> tuple:
     return tuple(int(p) if p.isdigit() else p for p in name.split("."))
 
 
+def find_mapping(name: str | Path) -> Path:
+    """A mapping file by path, or a shipped one by name (``nanokontrol2`` or ``nanokontrol2.toml``, from
+    the installed ``share/netblend/mappings`` too); the path as given when neither exists."""
+    path = Path(name)
+    if path.exists() or len(path.parts) > 1:
+        return path
+    from ..core.paths import shipped_dir
+
+    shipped = shipped_dir("mappings") / (path.name if path.suffix == ".toml" else f"{path.name}.toml")
+    return shipped if shipped.is_file() else path
+
+
+def shipped_mappings() -> list[str]:
+    """The names of the shipped mapping files."""
+    from ..core.paths import shipped_dir
+
+    return sorted(p.stem for p in shipped_dir("mappings").glob("*.toml"))
+
+
 def load_mapping(path: str | Path) -> Mapping:
-    """Read and validate a mapping file; raise :class:`MappingError` naming the file, binding and fix."""
-    path = Path(path)
-    data = read_toml(path, MappingError, "mapping file",
-                     f"{path}: no such mapping file; `ls mappings/` shows the shipped ones")
+    """Read and validate a mapping file (a path, or a shipped map's name); raise :class:`MappingError`
+    naming the file, binding and fix."""
+    path = find_mapping(path)
+    if not path.exists():
+        from .suggest import closest
+
+        shipped = shipped_mappings()
+        match = closest(path.stem, shipped, cutoff=0.6)
+        hint = f"did you mean {match!r}? " if match else ""
+        raise MappingError(f"{path}: no such file; {hint}give a mapping file's path or a shipped map's name: "
+                           f"{', '.join(shipped)}")
+    data = read_toml(path, MappingError, "mapping file", f"{path}: no such mapping file")
     return parse_mapping(data, path)
 
 

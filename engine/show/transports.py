@@ -15,7 +15,6 @@ from pathlib import Path
 
 from ..control.osc_server import DEFAULT_HOST, DEFAULT_PORT, parse_host_port
 from ..core.paths import user_dir
-from ..errors import MappingError
 
 log = logging.getLogger("netblend")
 
@@ -49,9 +48,7 @@ def check_transports(config: TransportConfig) -> None:
     from ..control.mapping import load_mapping
 
     for path in [*config.midi.mappings, *config.osc.maps]:
-        if not Path(path).is_file():
-            raise MappingError(f"--mapping {path}: no such file; the shipped ones are in mappings/")
-        load_mapping(path)
+        load_mapping(path)            # a path or a shipped map's name; a missing one names the shipped maps
     if config.osc.feedback:
         parse_host_port(config.osc.feedback)
 

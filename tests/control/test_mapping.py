@@ -122,7 +122,7 @@ def test_bad_files_name_file_binding_and_fix(tmp_path, text, needles):
 
 
 def test_missing_file(tmp_path):
-    with pytest.raises(MappingError, match="no such mapping file"):
+    with pytest.raises(MappingError, match="no such file"):
         load_mapping(tmp_path / "absent.toml")
 
 
@@ -229,3 +229,11 @@ def test_unknown_parameters_suggest_the_name_meant():
                              "osc": [dict(address="/x", param="latent.pis")]}, "my.toml")
     problems = mapping.unknown_params(engine_registry(18))
     assert "did you mean 'blend.curve.center'?" in problems[0] and "did you mean 'latent.psi'?" in problems[1]
+
+
+def test_shipped_maps_load_by_name_and_a_typo_names_them():
+    assert load_mapping("nanokontrol2").device.name == "Korg nanoKONTROL2"
+    assert load_mapping("apc40.toml").device.port == "APC40"
+    with pytest.raises(MappingError) as err:
+        load_mapping("nanokontrl2")
+    assert "did you mean 'nanokontrol2'?" in str(err.value) and "launchcontrol_xl" in str(err.value)
