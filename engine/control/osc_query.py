@@ -39,7 +39,7 @@ MAX_DATAGRAM = 60_000           # a JSON answer larger than this goes out as row
 Send = Callable[[bytes, tuple[str, int]], None]
 
 
-def osc_message(address: str, *args: object) -> bytes:
+def osc_message(address: str, *args: str | int | float) -> bytes:
     """One OSC message (floats as f, ints as i, text as s)."""
     builder = OscMessageBuilder(address)
     for arg in args:
