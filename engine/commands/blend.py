@@ -42,7 +42,9 @@ def run(args: argparse.Namespace) -> int:
     from engine.models.loaders import load_generator
     from engine.models.loaders.native import save_native
 
-    out = Path(args.output).expanduser()
+    from .convert import native_output
+
+    out = native_output(args.output)
     if len(args.models) < 2:
         raise NetblendError("blend needs two or more models: netblend blend A B --mask SPEC -o OUT")
     if (args.mask is None) == (args.weights is None):

@@ -2,7 +2,8 @@
 
 The source (official ``.pkl``, rosinality ``.pt`` or a netblend file) is read without running any code
 from it, built once (which checks that weights and kwargs fit) and written atomically. The default
-output is the source path with the suffix ``.netblend.safetensors``.
+output is the source path with the suffix ``.netblend.safetensors``; ``-o`` without a suffix gets it,
+and an ``-o`` name with another model format's suffix (``.pkl``, ``.pt``) is refused.
 """
 
 from __future__ import annotations
@@ -24,7 +25,24 @@ def configure(parser: argparse.ArgumentParser) -> None:
 
 def default_output(model: Path) -> Path:
     """``face.pkl`` -> ``face.netblend.safetensors`` (beside the source)."""
+    if model.name.endswith(SUFFIX):
+        return model
     return model.with_suffix(SUFFIX)
+
+
+def native_output(text: str) -> Path:
+    """The file ``-o`` names, as a netblend-format file: ``out`` becomes ``out.netblend.safetensors``;
+    a name that promises another format (``.pkl``, ``.pt``) is refused, since other tools would try to
+    read it as one. Raises :class:`~engine.errors.ModelLoadError`."""
+    from engine.errors import ModelLoadError
+
+    out = Path(text).expanduser()
+    if out.name.endswith(".safetensors"):
+        return out
+    if not out.suffix or out.suffix == ".netblend":
+        return out.with_name(out.name.removesuffix(".netblend") + SUFFIX)
+    raise ModelLoadError(f"-o {text}: netblend writes its own format, named *{SUFFIX}; a {out.suffix} name "
+                         f"would make other tools read it as one; use -o {out.with_suffix(SUFFIX)}")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -34,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.models.loaders.model_file import check_model_file
 
     model = check_model_file(args.model)
-    out = Path(args.output).expanduser() if args.output else default_output(model)
+    out = native_output(args.output) if args.output else default_output(model)
     try:
         exists = out.exists()
         same = exists and model.exists() and out.resolve() == model.resolve()

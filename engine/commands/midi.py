@@ -3,10 +3,6 @@ binds the next control you move to PARAM and writes it into a mapping file."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
-MAPPINGS = Path(__file__).resolve().parents[2] / "mappings"
-
 
 def configure(parser) -> None:
     sub = parser.add_subparsers(dest="midi_command", metavar="ACTION")
@@ -31,12 +27,13 @@ def run(args) -> int:
 def _list() -> int:
     from ..control.mapping import load_mapping
     from ..control.midi_ports import get_backend, matching, port_names
+    from ..core.paths import shipped_dir
     from ..errors import MappingError
 
     backend = get_backend()
     inputs, outputs = port_names(backend), port_names(backend, output=True)
     mappings = []
-    for path in sorted(MAPPINGS.glob("*.toml")):
+    for path in sorted(shipped_dir("mappings").glob("*.toml")):
         try:
             mapping = load_mapping(path)
         except MappingError:

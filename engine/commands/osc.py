@@ -1,117 +1,77 @@
-"""`netblend osc`: the OSC address table (address, name, type, range, default) to copy into
-TouchDesigner, TouchOSC or Max. ``--format tsv`` pastes straight into a TouchDesigner Table DAT."""
+"""`netblend osc`: the OSC address table (address, name, type, effective range, default) to copy into
+TouchDesigner, TouchOSC or Max. ``--format tsv`` pastes straight into a TouchDesigner Table DAT,
+``--format json`` is for scripts. The table is the show's: the model given (``--model``), else the
+built-in demo pair that ``netblend run`` plays without one; ``--layers N`` sketches a model's table
+without the file. A running engine answers ``/engine/describe`` with the same rows."""
 
 from __future__ import annotations
 
-import csv
 import sys
 
-FORMATS = ("table", "tsv", "csv", "markdown")
-COLUMNS = ("address", "name", "type", "range", "default", "description")
+FORMATS = ("table", "tsv", "csv", "markdown", "json")
 
 
 def configure(parser) -> None:
-    parser.add_argument("--layers", type=int, default=18,
-                        help="layer count of the model (18 = StyleGAN2 at 1024 px, 14 at 256 px)")
-    parser.add_argument("--family", choices=("stylegan2", "stylegan3"), default="stylegan2",
-                        help="model family (StyleGAN2 has noise, StyleGAN3 the input transform)")
     parser.add_argument("--model", metavar="PATH", default=None,
-                        help="read layer count and family from this model file instead")
+                        help="the model the show plays (default: the built-in demo pair)")
+    parser.add_argument("--layers", type=int, default=None,
+                        help="no model file: the table for this layer count (18 = StyleGAN2 at 1024 px)")
+    parser.add_argument("--family", choices=("stylegan2", "stylegan3"), default=None,
+                        help="with --layers: the model family (StyleGAN2 has noise, StyleGAN3 the input transform)")
     parser.add_argument("--map", metavar="FILE", action="append", default=None,
                         help="also list the [[osc]] aliases of this mapping file (repeatable)")
     parser.add_argument("--format", choices=FORMATS, default="table",
-                        help="table (aligned text), tsv (paste into a Table DAT), csv or markdown")
+                        help="table (aligned text), tsv (paste into a Table DAT), csv, markdown or json")
     parser.epilog = ("Send one float per message to an address (/blend/layer/3 0.7), or a list to a "
                      "numbered prefix (/blend/layer 0 0.5 1 ...). Default port 9000 on 127.0.0.1; "
                      "see docs/touchdesigner.md.")
 
 
-def _show_registry(args):
+def _generator(args):
+    """Something with the attributes the parameter catalog reads (layers, family, c_dim, num_ws),
+    and a line saying which model the table is for."""
     from types import SimpleNamespace
 
-    from ..core.params import ParamRegistry
-    from ..show.catalog import show_params
+    from ..errors import NetblendError
 
     if args.model:
         from ..models.loaders import load_generator
 
         G = load_generator(args.model, device="cpu")
-        num_layers = len(G.layers)
-    else:
+        return G, len(G.layers), f"{args.model} ({G.family}, {G.img_resolution} px, {len(G.layers)} layers)"
+    if args.layers is not None:
         if args.layers < 1:
-            from ..errors import NetblendError
-
             raise NetblendError(f"--layers {args.layers}: give the model's layer count (1 or more)")
-        G = SimpleNamespace(num_ws=args.layers, c_dim=0, family=args.family)
-        num_layers = args.layers
+        family = args.family or "stylegan2"
+        G = SimpleNamespace(num_ws=args.layers, c_dim=0, family=family)
+        return G, args.layers, f"a {family} model with {args.layers} layers"
+    if args.family:
+        raise NetblendError("--family needs --layers N (or give the model with --model FILE)")
+    from ..models.build import build_generator
+    from ..models.demo import DEMO_KWARGS
+
+    G = build_generator(DEMO_KWARGS)       # the demo's architecture; its weights do not matter here
+    return G, len(G.layers), (f"the demo pair ({G.family}, {G.img_resolution} px, {len(G.layers)} layers); "
+                              "--model FILE for yours")
+
+
+def show_registry(args):
+    """The registry of the show the table describes, and a line naming its model."""
+    from ..core.params import ParamRegistry
+    from ..show.catalog import show_params
+
+    G, num_layers, what = _generator(args)
     registry = ParamRegistry()
     registry.add_all(show_params(num_layers, G))
-    return registry
-
-
-def _fmt(x: float) -> str:
-    return f"{x:g}"
-
-
-def address_rows(registry, aliases=()) -> list[tuple[str, ...]]:
-    """One row per address: parameters, list forms, actions, feedback-only values, aliases."""
-    from ..control.feedback import FPS_ADDRESS
-    from ..control.osc import ACTION_ADDRESSES
-
-    rows: list[tuple[str, ...]] = []
-    numbered: dict[str, list[str]] = {}
-    for spec in registry:
-        if spec.address in ACTION_ADDRESSES:
-            continue  # listed once, below, as the action it fires
-        prefix, _, last = spec.name.rpartition(".")
-        if last.isdigit():
-            numbered.setdefault(prefix, []).append(spec.name)
-        if spec.kind == "choice":
-            kind, rng, default = "s|i", "|".join(spec.choices), spec.choices[int(spec.default)]
-        elif spec.kind == "trigger":
-            kind, rng, default = "trigger", "-", "-"
-        elif spec.kind == "bool":
-            kind, rng, default = "bool", "0|1", _fmt(spec.default)
-        else:
-            kind = "i" if spec.kind == "int" else "f"
-            rng, default = f"{_fmt(spec.lo)}..{_fmt(spec.hi)}", _fmt(spec.default)
-        rows.append((spec.address, spec.name, kind, rng, default, spec.doc))
-    for prefix, names in numbered.items():
-        spec = registry.spec(names[0])
-        rows.append(("/" + prefix.replace(".", "/"), f"{names[0]}..{names[-1].rpartition('.')[2]}",
-                     f"f x{len(names)}", f"{_fmt(spec.lo)}..{_fmt(spec.hi)}", _fmt(spec.default),
-                     "list form: one value per numbered parameter, in order"))
-    for address, what in ACTION_ADDRESSES.items():
-        kind = {"/preset/recall": "s [f]", "/preset/save": "s", "/midi/learn": "s"}.get(address, "trigger")
-        rows.append((address, "(action)", kind, "-", "-", what))
-    rows.append((FPS_ADDRESS, "(feedback)", "f", "-", "-", "sent about once a second to --osc-feedback"))
-    for alias in aliases:
-        rng = "raw" if alias.range is None else f"0..1 -> {_fmt(alias.range[0])}..{_fmt(alias.range[1])}"
-        rows.append((alias.address, alias.param, "alias", rng, "-", "from a mapping file"))
-    return rows
-
-
-def print_rows(rows: list[tuple[str, ...]], fmt: str, out=None) -> None:
-    out = out or sys.stdout
-    if fmt in ("tsv", "csv"):
-        writer = csv.writer(out, delimiter="\t" if fmt == "tsv" else ",", lineterminator="\n")
-        writer.writerow(COLUMNS)
-        writer.writerows(rows)
-        return
-    if fmt == "markdown":
-        out.write("| " + " | ".join(COLUMNS) + " |\n|" + "---|" * len(COLUMNS) + "\n")
-        for row in rows:
-            out.write("| " + " | ".join(c.replace("|", "\\|") for c in row) + " |\n")
-        return
-    widths = [max(len(r[i]) for r in [COLUMNS, *rows]) for i in range(len(COLUMNS) - 1)]
-    for row in [COLUMNS, *rows]:
-        out.write("  ".join(c.ljust(w) for c, w in zip(row, widths)) + "  " + row[-1] + "\n")
+    return registry, what
 
 
 def run(args) -> int:
     from ..control.osc import load_osc_aliases
+    from ..control.osc_table import address_rows, print_rows
 
-    registry = _show_registry(args)
     aliases = [a for path in args.map or () for a in load_osc_aliases(path)]
+    registry, what = show_registry(args)
+    print(f"netblend: OSC addresses for {what}", file=sys.stderr)
     print_rows(address_rows(registry, aliases), args.format)
     return 0

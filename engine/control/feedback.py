@@ -20,11 +20,12 @@ from pythonosc.osc_message_builder import build_msg
 
 from ..core.params import ParamRegistry, address_of
 from ..errors import OscError
+from .osc_addresses import FPS_ADDRESS
 
 log = logging.getLogger("netblend.osc")
 
-FPS_ADDRESS = "/engine/fps"
 FPS_PARAM = "engine.fps"
+__all__ = ["FPS_ADDRESS", "FPS_PARAM", "FeedbackSender"]
 
 
 class FeedbackSender:
@@ -94,9 +95,8 @@ class FeedbackSender:
             try:
                 self.send_changes()
                 now = time.monotonic()
-                if now >= self._next_fps:
+                if now >= self._next_fps and self.send_fps():   # the first one as soon as frames render
                     self._next_fps = now + self.fps_interval
-                    self.send_fps()
             except Exception:  # feedback is a courtesy: log and keep the thread alive
                 log.exception("OSC feedback round failed; continuing")
 

@@ -23,6 +23,7 @@ import mido
 from ..errors import MappingError
 from . import toml_read
 from .mapping import MidiBinding, load_mapping, parse_mapping
+from .mapping_rows import expand_row
 from .toml_write import dumps, format_key, format_value, write_text_atomic
 
 _IGNORED = {"clock", "start", "stop", "continue", "active_sensing", "sysex", "songpos", "reset",
@@ -135,21 +136,42 @@ def write_binding(path: str | Path, binding: dict, port: str | None = None) -> P
         old_text = path.read_text(encoding="utf-8")
         try:
             data = toml_read.loads(old_text)
-        except toml_read.TOMLDecodeError as e:
+        except (toml_read.TOMLDecodeError, toml_read.TooDeep) as e:
             raise MappingError(f"{path}: not valid TOML ({e}); fix it before learning into it") from None
         new = parse_mapping({"midi": [binding]}, path).midi[0]
         old = list(data.get("midi", []))
-        kept = [raw for raw in old if not _same_control(parse_mapping({"midi": [raw]}, path).midi[0], new)]
-        if len(kept) == len(old):
-            block = "\n".join(f"{format_key(k)} = {format_value(v)}" for k, v in binding.items())
-            text = old_text.rstrip("\n") + "\n\n[[midi]]                       # learned\n" + block + "\n"
-        else:
+        kept = _without_control(old, new, path)
+        block = "\n".join(f"{format_key(k)} = {format_value(v)}" for k, v in binding.items())
+        appended = old_text.rstrip("\n") + "\n\n[[midi]]                       # learned\n" + block + "\n"
+        if len(kept) == len(old) and _parses(appended):
+            text = appended               # comments and layout stay
+        else:                             # a re-bound control, or a file written as midi = [...]
             data["midi"] = kept + [binding]
             text = "# Rewritten by `netblend midi learn` (a control was re-bound).\n" + dumps(data)
     parse_mapping(toml_read.loads(text), path)        # refuse to write anything that will not load
     write_text_atomic(path, text)
     load_mapping(path)
     return path
+
+
+def _without_control(tables: list, new: MidiBinding, path: Path) -> list:
+    """``tables`` without the bindings that use ``new``'s control; a range row that loses one of its
+    bindings is written out as its remaining bindings."""
+    kept: list = []
+    for raw in tables:
+        rows = expand_row(raw, f"{path.name}: [[midi]]") if isinstance(raw, dict) else [raw]
+        parsed = parse_mapping({"midi": rows}, path).midi
+        survivors = [row for row, b in zip(rows, parsed) if not _same_control(b, new)]
+        kept += [raw] if len(survivors) == len(rows) else survivors
+    return kept
+
+
+def _parses(text: str) -> bool:
+    try:
+        toml_read.loads(text)
+    except (toml_read.TOMLDecodeError, toml_read.TooDeep):
+        return False
+    return True
 
 
 def _same_control(a: MidiBinding, b: MidiBinding) -> bool:

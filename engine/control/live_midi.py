@@ -45,7 +45,8 @@ class LiveMidi:
         with no mapping but a pattern, open those inputs for learn mode only. Returns status lines.
         Raises MidiUnavailable when there is no MIDI system."""
         lines = []
-        targets = [(m, self._adapter(m)) for m in mappings] or [(None, None)]
+        targets: list[tuple[Mapping | None, MidiAdapter | None]] = [(m, self._adapter(m)) for m in mappings]
+        targets = targets or [(None, None)]
         for mapping, adapter in targets:
             pattern = port_pattern or (mapping.device.port if mapping is not None else None)
             config = MidiPortsConfig(input_pattern=pattern, backend=self.backend,

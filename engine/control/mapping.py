@@ -4,8 +4,11 @@
 returns a frozen :class:`Mapping`. Every problem raises :class:`engine.errors.MappingError` whose one
 line names the file, the binding and the fix. Nothing in a mapping file is ever executed.
 
-Beyond the documented schema, a binding may carry ``led_on`` / ``led_off`` (0-127): the velocity or
-CC value sent to the control's LED for on and off (devices colour their LEDs by velocity).
+Beyond the basic schema, a binding may carry ``led_on`` / ``led_off`` (0-127): the velocity or CC
+value sent to the control's LED for on and off (devices colour their LEDs by velocity). One table can
+stand for several bindings (range rows, ``engine.control.mapping_rows``), and bindings can belong to a
+``bank`` that buttons select (``action = "bank"`` latches it, ``action = "shift"`` holds it), so eight
+faders reach every layer of a model. docs/mappings.md describes the whole format.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MappingError
+from .mapping_checks import check_banks, check_duplicates
+from .mapping_rows import expand_row
 from .toml_read import read_toml
 
 CONTROLS = ("cc", "cc14", "nrpn", "note", "pitchbend", "clock")
@@ -23,13 +28,18 @@ CURVES = ("linear", "exp", "log", "scurve")
 TAKEOVERS = ("pickup", "jump")
 MODES = ("absolute", "relative-twos", "relative-offset", "relative-signbit")
 BUTTONS = ("momentary", "toggle", "trigger")
-ACTIONS = ("panic", "tap", "save")
+ACTIONS = ("panic", "tap", "save", "bank", "shift")
+BANK_ACTIONS = ("bank", "shift")
 NRPN_CCS = (6, 38, 98, 99)      # data entry MSB/LSB, parameter number LSB/MSB
 
 _MIDI_KEYS = {"control", "channel", "number", "lsb", "param", "range", "curve", "smoothing", "invert",
-              "takeover", "mode", "button", "value", "preset", "action", "led", "led_on", "led_off"}
-_DEVICE_KEYS = {"name", "port", "output", "verified", "notes"}
-_OSC_KEYS = {"address", "param", "range"}
+              "takeover", "mode", "button", "value", "preset", "action", "led", "led_on", "led_off", "bank",
+              "index"}
+_DEVICE_KEYS = {"name", "port", "output", "verified", "notes", "bank"}
+_OSC_KEYS = {"address", "param", "range", "index"}
+MAX_REGEX = 200                 # characters in a port pattern (a port name is far shorter)
+# Parameters only some models have: layers past the model's count, extra models, one family's latents.
+MODEL_DEPENDENT = re.compile(r"^(blend\.(layer|model)\.\d+|latent\.(noise\.(mode|strength)|xform\.(x|y|angle)|class))$")
 _TOP_KEYS = {"device", "midi", "osc"}
 
 
@@ -40,6 +50,7 @@ class DeviceInfo:
     output: str | None = None       # regex of the output port for LED feedback
     verified: bool = False          # true only once tested on the hardware
     notes: str = ""
+    bank: str | None = None         # the bank active at start (default: the first one in the file)
 
 
 @dataclass(frozen=True)
@@ -58,17 +69,21 @@ class MidiBinding:
     button: str | None = None             # momentary | toggle | trigger; None = continuous control
     value: float | None = None            # buttons: the value written on press
     preset: str | None = None             # buttons: recall (or, with action = "save", save) this preset
-    action: str | None = None             # buttons: panic | tap | save
+    action: str | None = None             # buttons: panic | tap | save | bank | shift
     led: bool = False
     led_on: int = 127
     led_off: int = 0
-    index: int = 0                        # position in the file (1-based), for messages
+    index: int = 0                        # position among the file's bindings (1-based), unique
+    bank: str | None = None               # acts only while this bank is active (None: always)
+    select: str | None = None             # action bank/shift: the bank it selects
+    row: str = ""                         # the table in the file, e.g. "3" or "3.5" for a range row
 
     def describe(self) -> str:
         """``[[midi]] #3 (cc 16, channel 1)`` style label used in messages."""
         where = self.control if self.number is None else f"{self.control} {self.number}"
         chan = "any channel" if self.channel is None else f"channel {self.channel}"
-        return f"[[midi]] #{self.index} ({where}, {chan})"
+        bank = "" if self.bank is None else f", bank {self.bank!r}"
+        return f"[[midi]] #{self.row or self.index} ({where}, {chan}{bank})"
 
     @property
     def is_button(self) -> bool:
@@ -78,6 +93,8 @@ class MidiBinding:
     @property
     def target(self) -> str:
         """What the binding drives, for listings."""
+        if self.select:
+            return f"{self.action} {self.select}"
         if self.action:
             return f"action {self.action}" + (f" {self.preset}" if self.preset else "")
         if self.preset:
@@ -113,20 +130,76 @@ class Mapping:
         """Every registry name the file refers to."""
         return {b.param for b in self.midi if b.param} | {a.param for a in self.osc}
 
+    @property
+    def banks(self) -> list[str]:
+        """The banks bindings belong to, in file order."""
+        return list(dict.fromkeys(b.bank for b in self.midi if b.bank is not None))
+
+    @property
+    def start_bank(self) -> str | None:
+        """The bank active when the mapping is loaded."""
+        banks = self.banks
+        return self.device.bank if self.device.bank is not None else (banks[0] if banks else None)
+
     def unknown_params(self, registry) -> list[str]:
-        """One line per binding whose parameter ``registry`` lacks (the adapter skips those)."""
-        out = [f"{self.path.name}: {b.describe()}: unknown parameter {b.param!r}"
-               for b in self.midi if b.param and b.param not in registry]
-        out += [f"{self.path.name}: [[osc]] {a.address}: unknown parameter {a.param!r}"
-                for a in self.osc if a.param not in registry]
+        """One line per binding whose parameter ``registry`` lacks (the adapter skips those), with the
+        name it is probably a typo of; the bindings for parameters only other models have (layers past
+        this model's count, the other family's latents) are summed up in one line."""
+        from .suggest import did_you_mean
+
+        names = registry.names()
+        out, elsewhere = [], []
+        missing = [(b.describe(), str(b.param)) for b in self.midi if b.param and b.param not in registry]
+        missing += [(f"[[osc]] {a.address}", a.param) for a in self.osc
+                    if a.param not in registry and f"{a.param}.0" not in registry]
+        for where, param in missing:
+            if MODEL_DEPENDENT.match(param):
+                elsewhere.append(param)
+            else:
+                out.append(f"{self.path.name}: {where}: unknown parameter {param!r}{did_you_mean(param, names)}")
+        if elsewhere:
+            shown = ", ".join(sorted(set(elsewhere), key=_natural)[:6]) + (", ..." if len(set(elsewhere)) > 6 else "")
+            out.append(f"{self.path.name}: {len(elsewhere)} bindings for parameters this model does not have "
+                       f"({shown}); they work with a model that has them")
         return out
 
 
+def _natural(name: str) -> tuple:
+    return tuple(int(p) if p.isdigit() else p for p in name.split("."))
+
+
+def find_mapping(name: str | Path) -> Path:
+    """A mapping file by path, or a shipped one by name (``nanokontrol2`` or ``nanokontrol2.toml``, from
+    the installed ``share/netblend/mappings`` too); the path as given when neither exists."""
+    path = Path(name)
+    if path.exists() or len(path.parts) > 1:
+        return path
+    from ..core.paths import shipped_dir
+
+    shipped = shipped_dir("mappings") / (path.name if path.suffix == ".toml" else f"{path.name}.toml")
+    return shipped if shipped.is_file() else path
+
+
+def shipped_mappings() -> list[str]:
+    """The names of the shipped mapping files."""
+    from ..core.paths import shipped_dir
+
+    return sorted(p.stem for p in shipped_dir("mappings").glob("*.toml"))
+
+
 def load_mapping(path: str | Path) -> Mapping:
-    """Read and validate a mapping file; raise :class:`MappingError` naming the file, binding and fix."""
-    path = Path(path)
-    data = read_toml(path, MappingError, "mapping file",
-                     f"{path}: no such mapping file; `ls mappings/` shows the shipped ones")
+    """Read and validate a mapping file (a path, or a shipped map's name); raise :class:`MappingError`
+    naming the file, binding and fix."""
+    path = find_mapping(path)
+    if not path.exists():
+        from .suggest import closest
+
+        shipped = shipped_mappings()
+        match = closest(path.stem, shipped, cutoff=0.6)
+        hint = f"did you mean {match!r}? " if match else ""
+        raise MappingError(f"{path}: no such file; {hint}give a mapping file's path or a shipped map's name: "
+                           f"{', '.join(shipped)}")
+    data = read_toml(path, MappingError, "mapping file", f"{path}: no such mapping file")
     return parse_mapping(data, path)
 
 
@@ -139,10 +212,25 @@ def parse_mapping(data: dict, path: str | Path = "<mapping>") -> Mapping:
     osc_raw = data.get("osc", [])
     if not isinstance(midi_raw, list) or not isinstance(osc_raw, list):
         raise MappingError(f"{path}: 'midi' and 'osc' must be arrays of tables; write [[midi]] / [[osc]]")
-    midi = tuple(_parse_binding(raw, i + 1, path) for i, raw in enumerate(midi_raw))
-    osc = tuple(_parse_alias(raw, i + 1, path) for i, raw in enumerate(osc_raw))
-    _check_duplicates(midi, osc, path)
+    midi_rows = _expand(midi_raw, "midi", path)
+    osc_rows = _expand(osc_raw, "osc", path)
+    midi = tuple(_parse_binding(raw, i + 1, path, row) for i, (row, raw) in enumerate(midi_rows))
+    osc = tuple(_parse_alias(raw, row, path) for row, raw in osc_rows)
+    check_duplicates(midi, osc, path)
+    check_banks(midi, device, path)
     return Mapping(path, device, midi, osc)
+
+
+def _expand(tables: list, kind: str, path: Path) -> list[tuple[str, object]]:
+    """``(row label, table)`` for every binding, range rows expanded (labels "3" or "3.5")."""
+    out: list[tuple[str, object]] = []
+    for number, raw in enumerate(tables, 1):
+        if not isinstance(raw, dict):
+            out.append((str(number), raw))
+            continue
+        rows = expand_row(raw, f"{path.name}: [[{kind}]] #{number}")
+        out += [(str(number) if len(rows) == 1 else f"{number}.{j}", row) for j, row in enumerate(rows, 1)]
+    return out
 
 
 # ----------------------------------------------------------------------------- parsing helpers
@@ -159,18 +247,26 @@ def _parse_device(raw: object, path: Path) -> DeviceInfo:
     for key in ("port", "output"):
         if key in raw:
             _check_regex(raw[key], f"{path}: [device] {key}")
+    bank = raw.get("bank")
+    if bank is not None and (not isinstance(bank, str) or not bank):
+        raise MappingError(f"{path}: [device] bank must be the name of a bank")
     return DeviceInfo(name=str(raw.get("name", path.stem)), port=raw.get("port"), output=raw.get("output"),
-                      verified=bool(raw.get("verified", False)), notes=str(raw.get("notes", "")))
+                      verified=bool(raw.get("verified", False)), notes=str(raw.get("notes", "")), bank=bank)
 
 
 def _check_regex(value: object, where: str) -> None:
     if not isinstance(value, str) or not value:
         raise MappingError(f"{where}: must be a non-empty string (a port name or regex)")
+    if len(value) > MAX_REGEX:
+        raise MappingError(f"{where}: the pattern is {len(value)} characters long; a port name or short "
+                           f"regex (at most {MAX_REGEX}) is enough")
     try:
         re.compile(value)
     except re.error as e:
         raise MappingError(f"{where}: {value!r} is not a valid regex ({e}); escape special characters") \
             from None
+    except (RecursionError, OverflowError, MemoryError):
+        raise MappingError(f"{where}: the pattern nests too deeply to be a port name; simplify it") from None
 
 
 def _choice(raw: dict, key: str, allowed: tuple[str, ...], default: str | None, where: str) -> str | None:
@@ -202,8 +298,8 @@ def _range(value: object, where: str) -> tuple[float, float]:
 _NUMBER_LIMITS = {"cc": 127, "cc14": 31, "note": 127, "nrpn": 16383}
 
 
-def _parse_binding(raw: object, index: int, path: Path) -> MidiBinding:
-    where = f"{path.name}: [[midi]] #{index}"
+def _parse_binding(raw: object, index: int, path: Path, row: str = "") -> MidiBinding:
+    where = f"{path.name}: [[midi]] #{row or index}"
     if not isinstance(raw, dict):
         raise MappingError(f"{where}: must be a table with control/number/param keys")
     _unknown_keys(raw, _MIDI_KEYS, where, "key")
@@ -218,7 +314,7 @@ def _parse_binding(raw: object, index: int, path: Path) -> MidiBinding:
             raise MappingError(f"{where}: {control} needs number = 0..{_NUMBER_LIMITS[control]}")
     elif "number" in raw:
         raise MappingError(f"{where}: {control} takes no number; remove it")
-    where = f"{path.name}: [[midi]] #{index} ({control}{'' if number is None else f' {number}'})"
+    where = f"{path.name}: [[midi]] #{row or index} ({control}{'' if number is None else f' {number}'})"
     lsb = _int(raw, "lsb", 0, 127, where)
     if lsb is not None and control != "cc14":
         raise MappingError(f"{where}: lsb only applies to control = 'cc14'; remove it")
@@ -230,6 +326,11 @@ def _parse_binding(raw: object, index: int, path: Path) -> MidiBinding:
             raise MappingError(f"{where}: {key} must be a non-empty string")
     if action == "save" and not preset:
         raise MappingError(f"{where}: action = 'save' needs preset = NAME (the preset to write)")
+    bank = raw.get("bank")
+    if bank is not None and (not isinstance(bank, str) or not bank):
+        raise MappingError(f"{where}: bank must be the name of a bank, e.g. bank = \"layers 8-15\"")
+    if action in BANK_ACTIONS and bank is None:
+        raise MappingError(f"{where}: action = {action!r} needs bank = NAME (the bank it selects)")
     targets = [k for k, v in (("param", param), ("preset", preset if action != "save" else None),
                               ("action", action)) if v]
     if len(targets) != 1:
@@ -270,7 +371,8 @@ def _parse_binding(raw: object, index: int, path: Path) -> MidiBinding:
         preset=preset, action=action, led=led,
         led_on=_default(_int(raw, "led_on", 0, 127, where), 127),
         led_off=_default(_int(raw, "led_off", 0, 127, where), 0),
-        index=index,
+        index=index, row=row,
+        bank=None if action in BANK_ACTIONS else bank, select=bank if action in BANK_ACTIONS else None,
     )
 
 
@@ -278,7 +380,7 @@ def _default(value: int | None, default: int) -> int:
     return default if value is None else value
 
 
-def _parse_alias(raw: object, index: int, path: Path) -> OscAlias:
+def _parse_alias(raw: object, index: int | str, path: Path) -> OscAlias:
     where = f"{path.name}: [[osc]] #{index}"
     if not isinstance(raw, dict):
         raise MappingError(f"{where}: must be a table with address/param keys")
@@ -290,29 +392,3 @@ def _parse_alias(raw: object, index: int, path: Path) -> OscAlias:
         raise MappingError(f"{where} ({address}): missing param; set param = a registry name")
     rng = _range(raw["range"], f"{where} ({address})") if "range" in raw else None
     return OscAlias(address, param, rng)
-
-
-def _check_duplicates(midi: tuple[MidiBinding, ...], osc: tuple[OscAlias, ...], path: Path) -> None:
-    """Two bindings on one control (same channel or either on any channel) would fight: refuse."""
-    seen: dict[tuple[str, int], list[tuple[int | None, MidiBinding]]] = {}
-    for b in midi:
-        if b.control == "nrpn":
-            keys = [("nrpn", int(b.number or 0))] + [("cc", n) for n in b.cc_numbers()]
-        elif b.control in ("cc", "cc14"):
-            keys = [("cc", n) for n in b.cc_numbers()]
-        else:
-            keys = [(b.control, int(b.number or 0))]
-        for key in keys:
-            for chan, other in seen.get(key, []):
-                shared_nrpn = key[0] == "cc" and b.control == other.control == "nrpn"
-                if not shared_nrpn and (chan is None or b.channel is None or chan == b.channel):
-                    raise MappingError(
-                        f"{path.name}: {b.describe()} uses the same control as {other.describe()}; "
-                        "remove one binding or give them different channels")
-            seen.setdefault(key, []).append((b.channel, b))
-    addresses: dict[str, int] = {}
-    for i, a in enumerate(osc, 1):
-        if a.address in addresses:
-            raise MappingError(f"{path.name}: [[osc]] #{i} repeats address {a.address} of [[osc]] "
-                               f"#{addresses[a.address]}; remove one")
-        addresses[a.address] = i

@@ -6,13 +6,17 @@ called from the port thread; ``handle_bytes(data)`` parses raw MIDI bytes (garba
 Nothing a controller sends raises: refused writes are counted, unknown parameters reported once.
 
 Value path of a continuous control: raw -> unit position u in [0, 1] -> invert -> curve -> range
-(overblend ranges allowed; the registry clamps to the parameter's own range).
+(overblend ranges allowed; the registry clamps to the parameter's own range). The unit position puts
+a controller's centre exactly at 0.5 (:func:`unit_position`: 7-bit 64 and 14-bit 8192), so a
+centred knob on a -1..2 range reads 0.5 of the way, and a 0..1 fader at 64 is exactly 0.5.
+
+Buttons fire once per press (the rising edge; ``engine.control.buttons`` has the re-arm rule for
+controllers that repeat their press value or never send a release).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,81 +25,24 @@ import mido
 
 from ..core.params import ParamError, ParamRegistry
 from .actions import Actions
+from .buttons import PressDetector
 from .mapping import Mapping, MidiBinding
+from .midi_values import (
+    PICKUP_WINDOW,
+    RELATIVE_STEP,
+    apply_curve,
+    binding_position,
+    binding_value,
+    controller_value,
+    expand_running_status,
+    relative_delta,
+    unit_position,
+)
 
 log = logging.getLogger(__name__)
 
-PICKUP_WINDOW = 1.5 / 127       # a fader within this distance of the value picks it up
-RELATIVE_STEP = 1.0 / 128       # one encoder tick moves this fraction of the range
-_CURVE_K = 4.0                  # steepness of the exp/log curves
-
-
-def apply_curve(curve: str, u: float) -> float:
-    """Shape a unit position ``u`` in [0, 1]; every curve maps 0 -> 0 and 1 -> 1, monotonically."""
-    if curve == "exp":
-        return (math.exp(_CURVE_K * u) - 1.0) / (math.exp(_CURVE_K) - 1.0)
-    if curve == "log":
-        return math.log1p((math.exp(_CURVE_K) - 1.0) * u) / _CURVE_K
-    if curve == "scurve":
-        return u * u * (3.0 - 2.0 * u)
-    return u
-
-
-def binding_value(b: MidiBinding, u: float) -> float:
-    """The parameter value for unit position ``u`` of binding ``b`` (invert, curve, range)."""
-    u = min(max(u, 0.0), 1.0)
-    if b.invert:
-        u = 1.0 - u
-    lo, hi = b.range
-    return lo + (hi - lo) * apply_curve(b.curve, u)
-
-
-def binding_position(b: MidiBinding, value: float) -> float:
-    """Inverse of :func:`binding_value`: where the control would sit for ``value`` (clamped to [0, 1])."""
-    lo, hi = b.range
-    shaped = min(max((value - lo) / (hi - lo), 0.0), 1.0)
-    a, z = 0.0, 1.0
-    for _ in range(30):                  # bisection: every curve is monotonic
-        mid = 0.5 * (a + z)
-        if apply_curve(b.curve, mid) < shaped:
-            a = mid
-        else:
-            z = mid
-    u = 0.5 * (a + z)
-    return 1.0 - u if b.invert else u
-
-
-def relative_delta(mode: str, value: int) -> int:
-    """Encoder ticks encoded in one relative CC value."""
-    if mode == "relative-twos":
-        return value - 128 if value >= 64 else value
-    if mode == "relative-offset":
-        return value - 64
-    if mode == "relative-signbit":
-        return -(value & 0x3F) if value & 0x40 else value & 0x3F
-    return 0
-
-
-def expand_running_status(data: bytes) -> bytes:
-    """Insert the status byte that running status leaves out (mido's parser drops such messages)."""
-    out = bytearray()
-    status, needed, have = 0, 0, 0
-    for byte in data:
-        if byte >= 0xF8:                      # real-time: may sit anywhere, keeps running status
-            out.append(byte)
-            continue
-        if byte >= 0x80:
-            status = byte if byte < 0xF0 else 0
-            needed = 1 if 0xC0 <= byte < 0xE0 else 2
-            have = 0
-            out.append(byte)
-            continue
-        if status and have == needed:         # a data byte after a complete message: running status
-            out.append(status)
-            have = 0
-        have += 1
-        out.append(byte)
-    return bytes(out)
+__all__ = ["MidiAdapter", "apply_curve", "binding_position", "binding_value", "controller_value",
+           "expand_running_status", "relative_delta", "unit_position"]
 
 
 @dataclass
@@ -106,7 +53,7 @@ class _State:
     written: float | None = None         # the value this binding last stored
     msb: int | None = None               # cc14 halves
     lsb: int = 0
-    pressed: bool = False
+    pressed: bool = False                # a button's last state (momentary buttons follow it)
     led_level: int | None = None         # what the LED shows now
 
 
@@ -133,12 +80,15 @@ class MidiAdapter:
         self.received = 0
         self.refused = 0
         self._reported: set[str] = set()
+        self._presses = PressDetector(clock=time_fn)
         self._state = {b.index: _State() for b in mapping.midi}
         self._nrpn: dict[int, _NrpnState] = {}
         self._cc: dict[int, list[MidiBinding]] = {}
         self._notes: dict[int, list[MidiBinding]] = {}
         self._nrpn_bindings: list[MidiBinding] = []
         self._other: list[MidiBinding] = []
+        self.bank = mapping.start_bank                 # bindings of other banks are asleep
+        self._shifted_from: str | None = None          # the bank a held shift button returns to
         for b in mapping.midi:
             if b.control in ("cc", "cc14"):
                 for n in b.cc_numbers():
@@ -185,21 +135,24 @@ class MidiAdapter:
         elif kind in ("note_on", "note_off"):
             pressed = kind == "note_on" and msg.velocity > 0
             for b in self._notes.get(msg.note, ()):
-                if _channel_ok(b, msg.channel + 1):
+                if self._awake(b, msg.channel + 1):
                     self._button(b, pressed, source)
         elif kind == "pitchwheel":
             for b in self._other:
-                if b.control == "pitchbend" and _channel_ok(b, msg.channel + 1):
-                    self._absolute(b, (msg.pitch + 8192) / 16383.0, source)
+                if b.control == "pitchbend" and self._awake(b, msg.channel + 1):
+                    self._absolute(b, unit_position(msg.pitch + 8192, 16383), source)
         elif kind in ("clock", "start", "stop", "continue"):
             self._clock(kind, source)
+
+    def _awake(self, b: MidiBinding, channel: int) -> bool:
+        return _channel_ok(b, channel) and (b.bank is None or b.bank == self.bank)
 
     def _control_change(self, channel: int, number: int, value: int, source: tuple) -> None:
         if number in (6, 38, 98, 99) and self._nrpn_bindings:
             if self._nrpn_cc(channel, number, value, source):
                 return
         for b in self._cc.get(number, ()):
-            if not _channel_ok(b, channel):
+            if not self._awake(b, channel):
                 continue
             if b.control == "cc14":
                 st = self._state[b.index]
@@ -208,13 +161,13 @@ class MidiAdapter:
                 else:
                     st.lsb = value
                 if st.msb is not None:
-                    self._absolute(b, ((st.msb << 7) | st.lsb) / 16383.0, source)
+                    self._absolute(b, unit_position((st.msb << 7) | st.lsb, 16383), source)
             elif b.is_button or self._is_trigger(b):
                 self._button(b, value >= 64, source)
             elif b.mode != "absolute":
                 self._relative(b, relative_delta(b.mode, value), source)
             else:
-                self._absolute(b, value / 127.0, source)
+                self._absolute(b, unit_position(value), source)
 
     def _nrpn_cc(self, channel: int, number: int, value: int, source: tuple) -> bool:
         """Track the NRPN sequence 99/98 (parameter), 6/38 (data); True when consumed."""
@@ -231,9 +184,9 @@ class MidiAdapter:
             st.data_lsb, st.fine = value, True
         if number in (6, 38):
             selected = (st.param_msb << 7) | st.param_lsb
-            u = ((st.data_msb << 7) | st.data_lsb) / 16383.0 if st.fine else st.data_msb / 127.0
+            u = unit_position((st.data_msb << 7) | st.data_lsb, 16383) if st.fine else unit_position(st.data_msb)
             for b in self._nrpn_bindings:
-                if b.number == selected and _channel_ok(b, channel):
+                if b.number == selected and self._awake(b, channel):
                     self._absolute(b, u, source)
         return True
 
@@ -241,8 +194,10 @@ class MidiAdapter:
     def _param_ok(self, b: MidiBinding) -> bool:
         if b.param is None or b.param in self.registry:
             return True
-        self._report(f"{self.mapping.path.name}: {b.describe()}: unknown parameter {b.param!r}; "
-                     "binding skipped")
+        from .suggest import did_you_mean
+
+        self._report(f"{self.mapping.path.name}: {b.describe()}: unknown parameter {b.param!r}"
+                     f"{did_you_mean(str(b.param), self.registry.names())}; binding skipped")
         return False
 
     def _is_trigger(self, b: MidiBinding) -> bool:
@@ -281,8 +236,17 @@ class MidiAdapter:
     def _button(self, b: MidiBinding, pressed: bool, source: tuple) -> None:
         st = self._state[b.index]
         was, st.pressed = st.pressed, pressed
+        fires = self._presses.press(b.index, pressed)       # the rising edge (see engine.control.buttons)
+        if b.action == "shift":
+            if fires and self._shifted_from is None:
+                self._shifted_from = self.bank
+                self.select_bank(b.select)
+            elif not pressed and was and self._shifted_from is not None:
+                self.select_bank(self._shifted_from)
+                self._shifted_from = None
+            return
         if b.preset or b.action:
-            if pressed and not was:
+            if fires:
                 self._fire_action(b)
             return
         if not self._param_ok(b):
@@ -294,15 +258,31 @@ class MidiAdapter:
         if mode == "momentary":
             if pressed != was or st.written is None:
                 self._write(b, on if pressed else off, source)
-        elif pressed and not was:
+        elif fires:
             if mode == "toggle":
                 current = self.registry.get(str(b.param))
                 self._write(b, off if abs(current - on) < abs(current - off) else on, source)
             else:
                 self._write(b, on, source)
 
+    def select_bank(self, bank: str | None) -> None:
+        """Wake the bindings of ``bank`` (and put the other banks' to sleep). Its faders pick up the
+        values where they are (soft takeover), and every LED is sent again."""
+        if bank == self.bank:
+            return
+        self.bank = bank
+        for b in self.mapping.midi:
+            st = self._state[b.index]
+            st.led_level = None
+            if b.bank is not None and b.bank == bank:
+                st.picked, st.last_u = False, None
+        log.info("%s: bank %s", self.mapping.path.name, bank)
+
     def _fire_action(self, b: MidiBinding) -> None:
-        if b.action == "panic":
+        if b.action == "bank":
+            self._shifted_from = None
+            self.select_bank(b.select)
+        elif b.action == "panic":
             self.actions.panic()
         elif b.action == "tap":
             self.actions.tap_tempo()
@@ -334,15 +314,22 @@ class MidiAdapter:
         """Messages that show each ``led = true`` binding's parameter on the device."""
         out = []
         for b in self.mapping.midi:
-            if not b.led or b.param is None or b.param not in self.registry:
+            if not b.led or (b.bank is not None and b.bank != self.bank):
                 continue
-            value = self.registry.get(b.param)
-            if b.is_button:
+            if b.select is not None:
+                level = b.led_on if self.bank == b.select else b.led_off
+            elif b.param is None or b.param not in self.registry:
+                continue
+            elif b.is_button:
+                value = self.registry.get(b.param)
                 on = b.value if b.value is not None else b.range[1]
-                lit = abs(value - on) < abs(value - b.range[0])
+                if b.button == "trigger" and b.value is not None:
+                    lit = abs(value - on) < 1e-6 * max(1.0, abs(on))      # radio buttons: a seed, a mode
+                else:
+                    lit = abs(value - on) < abs(value - b.range[0])
                 level = b.led_on if lit else b.led_off
             else:
-                level = round(binding_position(b, value) * 127)
+                level = controller_value(binding_position(b, self.registry.get(b.param)))
             st = self._state[b.index]
             if only_changed and st.led_level == level:
                 continue

@@ -12,15 +12,12 @@ rtmidi call (opening a port, listing ports) then waits on that same JACK cycle, 
 (seen in testing). With rtmidi backends, inputs are therefore opened through python-rtmidi directly
 with no callback: messages wait in rtmidi's own queue until this thread collects them.
 
-The backend is mido's default unless ``backend`` (a name such as ``mido.backends.rtmidi/UNIX_JACK``)
-or ``MIDO_BACKEND`` says otherwise. ALSA without a sound system raises ``SystemError`` (not
-``OSError``); both become :class:`MidiUnavailable`, "no MIDI system available".
+Which MIDI system (ALSA, JACK, CoreMIDI, Windows MM) is chosen in ``engine.control.midi_backend``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
 import threading
 import time
@@ -29,75 +26,12 @@ from dataclasses import dataclass
 
 import mido
 
-from ..errors import NetblendError
+from .midi_backend import BACKEND_LOCK, LockedPort, MidiUnavailable, get_backend, port_names
+
+__all__ = ["BACKEND_LOCK", "MidiPorts", "MidiPortsConfig", "MidiUnavailable", "get_backend", "matching",
+           "open_polled_input", "port_names"]
 
 log = logging.getLogger(__name__)
-
-
-# Every port list, open and close goes through this lock. Each of them opens a client of the MIDI
-# system, and libjack's per-process state is not safe against clients opened and closed from two
-# threads at once (it crashed the process in testing).
-BACKEND_LOCK = threading.RLock()
-
-
-class MidiUnavailable(NetblendError):
-    """There is no MIDI system to talk to (no ALSA sequencer, no JACK server, ...)."""
-
-
-class SerializedBackend:
-    """A mido backend whose port listing, opening and closing hold :data:`BACKEND_LOCK`."""
-
-    def __init__(self, backend: mido.Backend):
-        self.backend = backend
-        self.name = backend.name          # module, e.g. "mido.backends.rtmidi"
-        self.api = backend.api            # e.g. "UNIX_JACK" (None = the backend's default)
-
-    def get_input_names(self) -> list[str]:
-        with BACKEND_LOCK:
-            return self.backend.get_input_names()
-
-    def get_output_names(self) -> list[str]:
-        with BACKEND_LOCK:
-            return self.backend.get_output_names()
-
-    def open_input(self, name: str | None = None, virtual: bool = False, callback=None) -> LockedPort:
-        with BACKEND_LOCK:
-            return LockedPort(self.backend.open_input(name, virtual=virtual, callback=callback))
-
-    def open_output(self, name: str | None = None, virtual: bool = False) -> LockedPort:
-        with BACKEND_LOCK:
-            return LockedPort(self.backend.open_output(name, virtual=virtual))
-
-
-class LockedPort:
-    """A mido port whose ``close`` holds :data:`BACKEND_LOCK`; everything else passes through."""
-
-    def __init__(self, port):
-        self._port = port
-
-    def __getattr__(self, attr):
-        return getattr(self._port, attr)
-
-    def close(self) -> None:
-        with BACKEND_LOCK:
-            self._port.close()
-
-
-def get_backend(name: str | None = None) -> SerializedBackend:
-    """The mido backend named ``name`` (or ``$MIDO_BACKEND``, or mido's default), loaded now."""
-    name = name or os.environ.get("MIDO_BACKEND") or "mido.backends.rtmidi"
-    try:
-        return SerializedBackend(mido.Backend(name, load=True))
-    except ImportError as e:
-        raise MidiUnavailable(f"MIDI backend {name} cannot load ({e}); pip install python-rtmidi") from None
-
-
-def port_names(backend, output: bool = False) -> list[str]:
-    """Input (or output) port names; raises :class:`MidiUnavailable` when there is no MIDI system."""
-    try:
-        return list(backend.get_output_names() if output else backend.get_input_names())
-    except (SystemError, OSError) as e:
-        raise MidiUnavailable(f"no MIDI system available ({e}); on Linux load snd-seq or start JACK") from None
 
 
 def matching(names: list[str], pattern: str | None) -> list[str]:

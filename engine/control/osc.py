@@ -9,41 +9,53 @@ Addresses (what a TouchDesigner OSC Out CHOP, TouchOSC or Max sends):
 - aliases from mapping files (``[[osc]]`` tables): ``/td/fader1`` -> ``blend.layer.3``, with an optional
   ``range`` that scales an incoming 0..1 into the parameter's units;
 - actions: ``/preset/recall s [f]`` (name, optional morph time), ``/preset/save s``, ``/tempo/tap``,
-  ``/blend/panic``. A button sends 1 on press and 0 on release; only the press fires.
+  ``/blend/panic``, ``/midi/learn s``; queries ``/engine/describe`` and ``/engine/dump``
+  (``engine.control.osc_query``).
 
-Bad input never raises out of :meth:`OscAdapter.handle_packet`: malformed packets, wrong types, NaN and
-infinities are counted and dropped (the last good value stays); out-of-range values are clamped by the
-registry; unknown addresses are counted and logged once each. Timetags are ignored: a bundle stamped in
-the future applies now (TouchDesigner stamps its bundles), via ``Dispatcher(strict_timing=False)``.
+Buttons (triggers and the tap/panic actions) fire once per press, on the rising edge, per address and
+sender; a message with no argument is a bang and always fires (``engine.control.buttons`` has the
+re-arm rule for senders that never send a release).
+
+A batch of datagrams (:meth:`OscAdapter.handle_datagrams`, one server turn) keeps only the newest
+message per value address and every press up to a bound (``engine.control.osc_packets``).
+
+Bad input never raises out of the adapter: malformed packets, wrong types, NaN and infinities are
+counted and dropped (the last good value stays); out-of-range values are clamped by the registry;
+unknown addresses are counted, and logged once each within a budget per kind of problem, so junk
+cannot hide a real typo: a near miss of a real address is logged with "did you mean".
 """
 
 from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Sequence
+import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pythonosc.dispatcher import Dispatcher, Handler
+from pythonosc.osc_message import OscMessage
 
-from ..core.params import ParamError, ParamRegistry
+from ..core.params import ParamError, ParamRegistry, address_of, name_of
 from ..errors import MappingError
 from .actions import Actions
-from .mapping import OscAlias, load_mapping
+from .buttons import PressDetector
+from .mapping import MODEL_DEPENDENT, OscAlias, load_mapping
+from .osc_addresses import ACTION_ADDRESSES, DESCRIBE_ADDRESS, DUMP_ADDRESS
+from .osc_packets import EVENT, UNKNOWN, VALUE, MalformedPacket, TurnBuffer
+from .osc_query import OscReplies
+from .osc_table import address_rows
+from .suggest import closest
 
 log = logging.getLogger("netblend.osc")
 
-ACTION_ADDRESSES = {
-    "/preset/recall": "recall a preset by name; optional second argument: morph time",
-    "/preset/save": "save the live state as a preset (name)",
-    "/tempo/tap": "one tap of tap tempo (fires on a press: no argument or a value > 0.5)",
-    "/blend/panic": "return to the last preset / model A at once (fires on a press)",
-    "/midi/learn": "bind the next MIDI control moved to a parameter (name, e.g. blend.layer.3)",
-}
 MAX_ARGUMENTS = 256             # per message; more is garbage here and costs ~2.5 us each to parse
 MAX_COUNTED_ADDRESSES = 256     # distinct unknown addresses counted one by one (the total is always counted)
-MAX_LOGGED = 20                 # distinct problems logged; a random-address flood cannot flood the log
+LOG_BUDGETS = {"unknown": 16, "near-miss": 64, "rejected": 16, "malformed": 4, "failed": 16}
+NEAR_MISS_CHECKS = 256          # "did you mean" lookups per second at most (~20 us each; a random-address flood)
+NEAR_MISS_MEMORY = 4096         # addresses whose lookup is remembered
+
+Sender = tuple[str, int]
 
 
 @dataclass
@@ -56,6 +68,8 @@ class OscStats:
     rejected: int = 0          # known address, unusable value (wrong type, NaN/inf)
     unknown: int = 0           # messages to addresses that match nothing
     malformed: int = 0         # packets that do not parse as OSC
+    superseded: int = 0        # value messages replaced by a newer one within a turn (never parsed)
+    dropped_presses: int = 0   # button messages past the per-turn bound
     unknown_addresses: dict[str, int] = field(default_factory=dict)   # the first MAX_COUNTED_ADDRESSES
 
 
@@ -64,39 +78,18 @@ def osc_source(client_address: Sequence[object]) -> tuple[str, str, int]:
     return ("osc", str(client_address[0]), int(client_address[1]))  # type: ignore[call-overload]
 
 
-def _name_of(address: str) -> str:
-    return address.strip("/").replace("/", ".")
-
-
-def _is_press(args: Sequence[object]) -> bool:
-    if not args:
-        return True
-    first = args[0]
-    if isinstance(first, str):
-        return True
+def button_level(args: Sequence[object]) -> bool | None:
+    """A button message's state: True held (> 0.5), False released, None a bang (no number)."""
+    if not args or isinstance(args[0], (str, bytes)):
+        return None
     try:
-        return float(first) > 0.5  # type: ignore[arg-type]
+        return float(args[0]) > 0.5  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return False
 
 
-def arguments_within(packet: bytes, limit: int, depth: int = 0) -> bool:
-    """Whether every message in ``packet`` (a message or nested bundles) has at most ``limit`` arguments.
-
-    Counts type tags without parsing anything; structure errors are left for the parser to report.
-    """
-    if packet.startswith(b"#bundle\x00"):
-        if depth > 8:
-            return False
-        i = 16  # after "#bundle\0" and the 8-byte timetag
-        while i + 4 <= len(packet):
-            size = int.from_bytes(packet[i:i + 4], "big", signed=True)
-            if size <= 0 or i + 4 + size > len(packet):
-                return True
-            if not arguments_within(packet[i + 4:i + 4 + size], limit, depth + 1):
-                return False
-            i += 4 + size
-        return True
+def arguments_within(packet: bytes, limit: int) -> bool:
+    """Whether one message has at most ``limit`` arguments (counts type tags, parses nothing)."""
     comma = packet.find(b",")  # ',' cannot appear in an OSC address: the first one starts the type tags
     if comma < 0:
         return True
@@ -115,126 +108,155 @@ def _morph_of(args: Sequence[object]) -> float | None:
     return morph if math.isfinite(morph) and morph > 0 else None
 
 
-class _AdapterDispatcher(Dispatcher):
-    """python-osc's dispatcher with timetags ignored and one handler for every address.
+class ProblemLog:
+    """Warnings about bad input: once per key, with a separate budget per kind of problem, so a flood
+    of junk addresses cannot use up the lines a real typo needs."""
 
-    The adapter resolves addresses itself with dict lookups, so the per-message regex that
-    ``Dispatcher.handlers_for_address`` compiles (one per distinct address) is skipped.
-    """
+    def __init__(self, budgets: dict[str, int] | None = None):
+        self.budgets = dict(budgets or LOG_BUDGETS)
+        self._logged: dict[str, set[str]] = {}
 
-    def __init__(self, handler: Handler):
-        super().__init__(strict_timing=False)
-        self._handler = handler
-
-    def handlers_for_address(self, address_pattern: str):  # type: ignore[no-untyped-def]
-        yield self._handler
-
-
-class _PythonOscNoise(logging.Filter):
-    """python-osc logs a root-logger warning for every malformed packet; a flood would flood the log.
-    The adapter counts those packets and logs once instead."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return "pythonosc" not in record.pathname
-
-
-_PYTHON_OSC_NOISE = _PythonOscNoise()
-
-
-def quiet_python_osc() -> None:
-    """Drop python-osc's per-packet warnings from the root logger (idempotent)."""
-    root = logging.getLogger()
-    if _PYTHON_OSC_NOISE not in root.filters:
-        root.addFilter(_PYTHON_OSC_NOISE)
+    def warn(self, kind: str, key: str, fmt: str, *args: object) -> None:
+        logged = self._logged.setdefault(kind, set())
+        budget = self.budgets.get(kind, 16)
+        if key in logged or len(logged) > budget:
+            return
+        logged.add(key)
+        if len(logged) > budget:
+            log.warning("more %s OSC input: counted, no longer logged (see the OSC statistics)", kind)
+        else:
+            log.warning(fmt, *args)
 
 
 class OscAdapter:
     """Turns OSC packets (bytes) or messages (address, args) into registry writes and actions."""
 
     def __init__(self, registry: ParamRegistry, actions: Actions | None = None,
-                 aliases: Iterable[OscAlias] = ()):
+                 aliases: Iterable[OscAlias] = (), replies: OscReplies | None = None,
+                 clock: Callable[[], float] = time.monotonic):
         self.registry = registry
         self.actions = actions if actions is not None else Actions()
+        self.replies = replies if replies is not None else OscReplies()
         self.aliases: dict[str, OscAlias] = {}
         self.stats = OscStats()
-        self._logged: set[str] = set()
+        self.problems = ProblemLog()
+        self.clock = clock
+        self.buttons = PressDetector(clock=clock)
+        self._near_miss_window = (-1e9, 0)      # (second it started, lookups in it)
+        self._checked: dict[str, str] = {}       # unknown address -> the real one it is close to, or ""
+        self._known: tuple[tuple[int, int], list[str]] = ((-1, -1), [])
         for alias in aliases:
             self.add_alias(alias)
-        self.dispatcher = _AdapterDispatcher(Handler(self._on_message, [], True))
-        quiet_python_osc()
 
     def add_alias(self, alias: OscAlias) -> None:
-        """Register an alias; raises :class:`MappingError` when its target does not exist."""
+        """Register an alias; raises :class:`MappingError` when its target is no parameter of any show.
+
+        A target only some models have (``blend.layer.17`` on a 14-layer model, StyleGAN2's noise on a
+        StyleGAN3) is kept: it works once a model that has it plays."""
         address = "/" + alias.address.strip("/")
         if not self._target_exists(alias.param):
-            raise MappingError(f"OSC alias {address}: {alias.param!r} is not a parameter of this show; "
-                               "`netblend osc` lists the names")
+            if not MODEL_DEPENDENT.match(alias.param):
+                from .suggest import did_you_mean
+
+                hint = did_you_mean(alias.param, self.registry.names())
+                raise MappingError(f"OSC alias {address}: {alias.param!r} is not a parameter of this show"
+                                   f"{hint or '; `netblend osc` lists the names'}")
+            log.info("OSC alias %s: this model has no %s (the alias works with a model that has)",
+                     address, alias.param)
         self.aliases[address] = alias
 
     def _target_exists(self, name: str) -> bool:
-        return (name in self.registry or f"{name}.0" in self.registry
-                or "/" + name.replace(".", "/") in ACTION_ADDRESSES)
+        return name in self.registry or f"{name}.0" in self.registry or address_of(name) in ACTION_ADDRESSES
 
     # ------------------------------------------------------------------ entry points
-    def handle_packet(self, data: bytes, client_address: tuple[str, int]) -> None:
+    def handle_packet(self, data: bytes, client_address: Sender) -> None:
         """Apply one UDP datagram (a message or a bundle). Never raises."""
-        self.stats.packets += 1
-        # OSC packets are whole 32-bit words (a truncated one would parse as junk); a message with
-        # thousands of arguments would hold this thread for milliseconds: both are dropped unparsed.
-        if len(data) % 4 or not arguments_within(data, MAX_ARGUMENTS):
-            self.stats.malformed += 1
-            self._log_once("<malformed>", "dropped a malformed or oversized OSC packet from %s", client_address)
-            return
-        try:
-            self.dispatcher.call_handlers_for_packet(data, client_address)
-        except Exception as e:  # arbitrary bytes can trip the parser in ways it does not wrap
-            self.stats.malformed += 1
-            self._log_once("<malformed>", "dropped a malformed OSC packet from %s: %s", client_address, e)
+        self.handle_datagrams([(data, client_address)])
 
-    def _on_message(self, client_address: tuple[str, int], address: str, *args: object) -> None:
-        self.handle_message(address, args, client_address)
+    def handle_datagrams(self, datagrams: Iterable[tuple[bytes, Sender]]) -> None:
+        """Apply one turn's worth of datagrams (see ``osc_packets``: newest value per address, every
+        press up to a bound, unknown addresses counted unparsed). Never raises."""
+        turn = TurnBuffer(self._classify)
+        for data, sender in datagrams:
+            self.stats.packets += 1
+            try:
+                turn.feed(data, sender)
+            except MalformedPacket as e:
+                self._malformed(sender, str(e))
+        self.stats.messages += turn.messages
+        self.stats.superseded += turn.superseded
+        self.stats.dropped_presses += turn.dropped_events
+        for address, count in turn.unknown.items():
+            self._unknown(address, count)
+        for _, address, message, sender in turn.in_order():
+            if not arguments_within(message, MAX_ARGUMENTS):
+                self._malformed(sender, f"more than {MAX_ARGUMENTS} arguments")
+                continue
+            try:
+                params = OscMessage(message).params
+            except Exception as e:  # arbitrary bytes can trip the parser in ways it does not wrap
+                self._malformed(sender, str(e) or type(e).__name__)
+                continue
+            self._handle(address, params, sender)
 
-    def handle_message(self, address: str, args: Sequence[object], client_address: tuple[str, int]) -> bool:
+    def handle_message(self, address: str, args: Sequence[object], client_address: Sender) -> bool:
         """Apply one message; returns whether anything was written or fired. Never raises."""
         self.stats.messages += 1
+        return self._handle(address, args, client_address)
+
+    def _handle(self, address: str, args: Sequence[object], client_address: Sender) -> bool:
         try:
             return self._apply(address, args, client_address)
         except ParamError as e:
             self.stats.rejected += 1
-            self._log_once(address, "OSC %s ignored: %s", address, e)
+            self.problems.warn("rejected", address, "OSC %s ignored: %s", address, e)
         except Exception as e:  # a bug in an action must not stop the server thread
             self.stats.rejected += 1
-            self._log_once(address, "OSC %s failed: %s", address, e)
+            self.problems.warn("failed", address, "OSC %s failed: %s", address, e)
         return False
 
     # ------------------------------------------------------------------ resolution
-    def _apply(self, address: str, args: Sequence[object], client_address: tuple[str, int]) -> bool:
+    def _target(self, address: str) -> str:
+        alias = self.aliases.get(address)
+        return address if alias is None else address_of(alias.param)
+
+    def _classify(self, address: str) -> str:
+        """VALUE (newest wins), EVENT (every press counts) or UNKNOWN, without parsing the message."""
+        target = self._target(address)
+        if target in ACTION_ADDRESSES:
+            return EVENT
+        spec = self.registry.by_address(target)
+        if spec is not None:
+            return EVENT if spec.kind == "trigger" else VALUE
+        return VALUE if f"{name_of(target)}.0" in self.registry else UNKNOWN
+
+    def _apply(self, address: str, args: Sequence[object], client_address: Sender) -> bool:
+        raw = address
         alias = self.aliases.get(address)
         if alias is not None:
-            address = "/" + alias.param.replace(".", "/")
+            address = address_of(alias.param)
             if alias.range is not None:
                 args = [self._scale(a, alias.range) for a in args]
         if address in ACTION_ADDRESSES:
-            return self._action(address, args)
-        registry = self.registry
-        spec = registry.by_address(address)
+            return self._action(address, args, raw, client_address)
+        spec = self.registry.by_address(address)
         if spec is not None:
             if spec.kind == "trigger":
-                if not _is_press(args):
-                    return False  # the release of a button
+                if not self.buttons.press((raw, client_address), button_level(args)):
+                    return False  # a release, or a held button repeating itself
                 args = (1.0,)
             elif not args:
                 raise ParamError(f"{spec.name}: a value is needed")
-            registry.set(spec.name, args[0], osc_source(client_address))
+            self.registry.set(spec.name, args[0], osc_source(client_address))
             self.stats.applied += 1
             return True
-        prefix = _name_of(address)
-        if args and f"{prefix}.0" in registry:
+        prefix = name_of(address)
+        if args and f"{prefix}.0" in self.registry:
             return self._apply_list(prefix, args, client_address)
-        self._unknown(address)
+        self._unknown(raw)
         return False
 
-    def _apply_list(self, prefix: str, args: Sequence[object], client_address: tuple[str, int]) -> bool:
+    def _apply_list(self, prefix: str, args: Sequence[object], client_address: Sender) -> bool:
         source = osc_source(client_address)
         errors = 0
         for i, value in enumerate(args):
@@ -245,12 +267,12 @@ class OscAdapter:
                 self.registry.set(name, value, source)
             except ParamError as e:
                 errors += 1
-                self._log_once("/" + prefix.replace(".", "/"), "OSC list %s: %s", prefix, e)
+                self.problems.warn("rejected", address_of(prefix), "OSC list %s: %s", prefix, e)
         self.stats.applied += 1 if errors == 0 else 0
         self.stats.rejected += 1 if errors else 0
         return errors < len(args)
 
-    def _action(self, address: str, args: Sequence[object]) -> bool:
+    def _action(self, address: str, args: Sequence[object], raw: str, sender: Sender) -> bool:
         if address == "/preset/recall":
             if args and isinstance(args[0], str):
                 self.actions.recall_preset(args[0], _morph_of(args))
@@ -266,8 +288,12 @@ class OscAdapter:
             if not args or not isinstance(args[0], str):
                 raise ParamError("/midi/learn needs a parameter name (a string), e.g. blend.layer.3")
             self.actions.learn_midi(args[0])
-        elif not _is_press(args):
-            return False  # the release of a button
+        elif address == DESCRIBE_ADDRESS:
+            return self.replies.describe(address_rows(self.registry, self.aliases.values()), sender, args) > 0
+        elif address == DUMP_ADDRESS:
+            return self.replies.dump(self.registry, sender, args) > 0
+        elif not self.buttons.press((raw, sender), button_level(args)):
+            return False  # a release, or a held button repeating itself
         elif address == "/tempo/tap":
             self.actions.tap_tempo()
         else:
@@ -283,24 +309,53 @@ class OscAdapter:
         return value
 
     # ------------------------------------------------------------------ bookkeeping
-    def _unknown(self, address: str) -> None:
-        self.stats.unknown += 1
+    def _malformed(self, sender: Sender, why: str) -> None:
+        self.stats.malformed += 1
+        self.problems.warn("malformed", why, "dropped a malformed OSC packet from %s: %s", sender, why)
+
+    def _unknown(self, address: str, count: int = 1) -> None:
+        self.stats.unknown += count
         seen = self.stats.unknown_addresses
         if address in seen:
-            seen[address] += 1
+            seen[address] += count
         elif len(seen) < MAX_COUNTED_ADDRESSES:
-            seen[address] = 1
-            self._log_once(address, "unknown OSC address %s (counted, logged once); `netblend osc` lists "
-                           "the addresses", address)
-
-    def _log_once(self, key: str, fmt: str, *args: object) -> None:
-        if key in self._logged or len(self._logged) > MAX_LOGGED:
-            return
-        self._logged.add(key)
-        if len(self._logged) > MAX_LOGGED:
-            log.warning("more bad OSC input: counted, no longer logged (see the OSC statistics)")
+            seen[address] = count
+        match = self._near_miss(address)
+        if match:
+            self.problems.warn("near-miss", address, "unknown OSC address %s; did you mean %s?", address, match)
         else:
-            log.warning(fmt, *args)
+            self.problems.warn("unknown", address, "unknown OSC address %s (counted, logged once); "
+                               "`netblend osc` lists the addresses", address)
+
+    def _addresses(self) -> list[str]:
+        """Every address this adapter knows (cached until parameters or aliases change)."""
+        key = (len(self.registry), len(self.aliases))
+        if self._known[0] != key:
+            known = [spec.address for spec in self.registry] + list(ACTION_ADDRESSES) + list(self.aliases)
+            self._known = (key, known)
+        return self._known[1]
+
+    def _near_miss(self, address: str) -> str | None:
+        """The real address that ``address`` is a typo of ('' for none, None when not checked yet).
+
+        Each address is looked up once (remembered for the last :data:`NEAR_MISS_MEMORY`), at most
+        :data:`NEAR_MISS_CHECKS` lookups a second: a typo that keeps arriving is always found."""
+        if address in self._checked:
+            return self._checked[address]
+        now = self.clock()
+        start, count = self._near_miss_window
+        if now - start >= 1.0:
+            start, count = now, 0
+        if count >= NEAR_MISS_CHECKS:
+            return None
+        self._near_miss_window = (start, count + 1)
+        size = len(address)
+        candidates = [a for a in self._addresses() if abs(len(a) - size) <= 3]    # a typo is a few characters
+        match = closest(address, candidates, cutoff=0.8) or ""
+        self._checked[address] = match
+        if len(self._checked) > NEAR_MISS_MEMORY:
+            del self._checked[next(iter(self._checked))]
+        return match
 
 
 # ---------------------------------------------------------------------- mapping files

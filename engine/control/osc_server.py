@@ -1,8 +1,11 @@
-"""The OSC server: one thread, one blocking UDP server, every datagram handed to an :class:`OscAdapter`.
+"""The OSC server: one thread, one UDP socket drained every turn, each turn's datagrams handed to an
+:class:`OscAdapter` in one batch.
 
-Why this shape (measured, see the field notes): one ``BlockingOSCUDPServer`` in one thread received
-every message up to 20k msg/s, where a thread-per-datagram server lost most of them. The handler only
-parses and writes the newest value per parameter ("latest wins"); a bigger ``SO_RCVBUF`` absorbs bursts
+Why this shape (measured, see the field notes): one receiving thread keeps up where a thread per
+datagram lost most of them; and under a flood the kernel drops datagrams at random once its buffer is
+full, so the last value a fader sent could be the one lost. Draining the socket each turn (cheap
+reads, no parsing) and parsing only the newest message per address keeps the buffer empty far past
+what a show sends, so the newest value is the one that stays. A bigger ``SO_RCVBUF`` absorbs bursts
 while the render loop holds the GIL. It binds to 127.0.0.1 unless the user names another interface
 (``--osc-host 0.0.0.0`` to accept senders on the network).
 """
@@ -10,15 +13,11 @@ while the render loop holds the GIL. It binds to 127.0.0.1 unless the user names
 from __future__ import annotations
 
 import logging
+import selectors
 import socket
-import socketserver
 import threading
 import time
 from dataclasses import dataclass
-
-from pythonosc.osc_bundle import OscBundle
-from pythonosc.osc_message import OscMessage
-from pythonosc.osc_server import BlockingOSCUDPServer
 
 from ..errors import OscError
 from .osc import OscAdapter
@@ -27,9 +26,11 @@ log = logging.getLogger("netblend.osc")
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 9000
-# Room for bursts (~1000 small datagrams) without a long backlog of stale input behind a flood.
-# The kernel may cap it (net.core.rmem_max); we ask anyway.
-RECEIVE_BUFFER_BYTES = 1024 * 1024
+# Room for bursts: about 5000 small datagrams, a quarter second of a 20k msg/s flood. The kernel caps
+# it at net.core.rmem_max (Linux: often 208 KB, about 500 datagrams; docs/touchdesigner.md says how to
+# raise it); we ask anyway.
+RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024
+MAX_DATAGRAM = 65535
 
 
 @dataclass
@@ -37,87 +38,71 @@ class OscServerConfig:
     host: str = DEFAULT_HOST                 # interface to bind; 0.0.0.0 opens it to the network
     port: int = DEFAULT_PORT                 # 0 picks a free port (tests)
     receive_buffer: int = RECEIVE_BUFFER_BYTES
-    poll_interval: float = 0.2               # how often serve_forever checks for a stop request
+    poll_interval: float = 0.2               # longest wait for a datagram before checking for a stop
     max_share: float = 0.2                   # at most this share of the time handling packets (see DutyCycle)
+    max_batch: int = 2048                    # datagrams read per turn at most
 
 
 class DutyCycle:
-    """Keeps the OSC thread to ``share`` of the wall clock, so a flood cannot starve the render loop.
+    """Keeps the OSC thread to about ``share`` of the wall clock, so a flood cannot starve the render loop.
 
     Handling a packet holds the GIL; under a flood the render thread would wait for it between every
-    op. After ``share * window`` seconds of handling within a ``window``, the thread sleeps out the
-    rest of the window (releasing the GIL); meanwhile datagrams queue in the socket buffer, and past
-    it the kernel drops them at no cost to the show. Normal control traffic (thousands of messages a
-    second) never comes near the budget.
+    op. After ``share * window`` seconds of handling within a ``window``, the thread sleeps (releasing
+    the GIL) until its time is ``share`` of the time since the window began, but never longer than
+    ``max_sleep``: meanwhile datagrams queue in the socket buffer, and a longer sleep would let it
+    overflow, when the kernel drops new datagrams at random (the last value a fader sent among
+    them). Normal control traffic (thousands of messages a second) never comes near the budget; a
+    flood past it gets at most ``busy / (busy + max_sleep)`` of the time, one turn's work at a time.
     """
 
-    def __init__(self, share: float = 0.2, window: float = 0.02,
+    def __init__(self, share: float = 0.2, window: float = 0.02, max_sleep: float = 0.02,
                  clock=time.perf_counter, sleep=time.sleep):
-        self.share, self.window = share, window
+        self.share, self.window, self.max_sleep = share, window, max_sleep
         self.clock, self.sleep = clock, sleep
         self.start = clock()
         self.busy = 0.0
         self.throttled = 0                      # how often the thread had to sleep
 
     def spent(self, seconds: float) -> None:
-        """Account ``seconds`` of packet handling; sleeps when the window's budget is used up."""
+        """Account ``seconds`` of packet handling; once the window's budget is used up, sleeps until
+        the time spent is ``share`` of the time since the window began."""
         now = self.clock()
         if now - self.start >= self.window:
             self.start, self.busy = now, 0.0
         self.busy += seconds
         if self.busy >= self.share * self.window:
             self.throttled += 1
-            self.sleep(max(self.window - (now - self.start), 0.0))
+            self.sleep(min(max(self.busy / self.share - (now - self.start), 0.0), self.max_sleep))
             self.start, self.busy = self.clock(), 0.0
 
 
-class _PacketHandler(socketserver.BaseRequestHandler):
-    """Hands the datagram to the adapter; never replies (OSC feedback has its own sender)."""
-
-    def handle(self) -> None:
-        self.server.adapter.handle_packet(self.request[0], self.client_address)  # type: ignore[attr-defined]
-
-
-class _Server(BlockingOSCUDPServer):
-    def __init__(self, address: tuple[str, int], adapter: OscAdapter, max_share: float = 0.2):
-        super().__init__(address, adapter.dispatcher, bind_and_activate=False)
-        self.RequestHandlerClass = _PacketHandler
-        self.adapter = adapter
-        self.duty = DutyCycle(max_share)
-
-    def _handle_request_noblock(self) -> None:
-        # The whole datagram (receive, check, handle) counts against the thread's time budget.
-        t0 = time.perf_counter()
-        super()._handle_request_noblock()  # type: ignore[misc]
-        self.duty.spent(time.perf_counter() - t0)
-
-    def verify_request(self, request, client_address) -> bool:  # type: ignore[no-untyped-def]
-        data = request[0]
-        if len(data) % 4 == 0 and (OscMessage.dgram_is_message(data) or OscBundle.dgram_is_bundle(data)):
-            return True
-        self.adapter.stats.packets += 1
-        self.adapter.stats.malformed += 1
-        return False
-
-    def handle_error(self, request, client_address) -> None:  # type: ignore[no-untyped-def]
-        log.exception("OSC packet from %s could not be handled; the server keeps running", client_address)
-
-
 class OscServer:
-    """Receives OSC on one background thread until :meth:`stop`; usable as a context manager."""
+    """Receives OSC on one background thread until :meth:`stop`; usable as a context manager.
+
+    Each turn drains the socket (non-blocking reads until it is empty, at most ``max_batch``
+    datagrams) and hands the whole batch to :meth:`OscAdapter.handle_datagrams`, which keeps the
+    newest value per address and every button press (up to a bound). Reading is cheap (a few
+    microseconds per datagram) and parsing happens only for what is kept, so the kernel buffer
+    stays empty under floods well past what a show sends, and the last value sent is the one that
+    stays. The adapter's answers (``/engine/describe``, ``/engine/dump``) leave from this socket.
+    """
 
     def __init__(self, adapter: OscAdapter, config: OscServerConfig | None = None):
         self.adapter = adapter
         self.config = config or OscServerConfig()
-        self._server: _Server | None = None
+        self.duty = DutyCycle(self.config.max_share)
+        self.turns = 0
+        self._socket: socket.socket | None = None
+        self._wake: tuple[socket.socket, socket.socket] | None = None
         self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
 
     @property
     def address(self) -> tuple[str, int]:
         """The bound ``(host, port)`` (the real port when the config asked for 0)."""
-        if self._server is None:
+        if self._socket is None:
             return (self.config.host, self.config.port)
-        host, port = self._server.server_address[:2]
+        host, port = self._socket.getsockname()[:2]
         return (str(host), int(port))
 
     @property
@@ -126,35 +111,88 @@ class OscServer:
 
     def start(self) -> OscServer:
         """Bind and start the server thread; raises :class:`OscError` when the port cannot be opened."""
-        if self._server is not None:
+        if self._socket is not None:
             return self
         cfg = self.config
-        server = _Server((cfg.host, cfg.port), self.adapter, cfg.max_share)
         try:
-            server.socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, cfg.receive_buffer)
-            server.server_bind()
-            server.server_activate()
+            family, _, _, _, address = socket.getaddrinfo(cfg.host, cfg.port, type=socket.SOCK_DGRAM)[0]
+            sock = socket.socket(family, socket.SOCK_DGRAM)
+        except (OSError, UnicodeError) as e:
+            raise OscError(f"cannot open OSC port {cfg.host}:{cfg.port}: {e}; give an IP address with "
+                           "--osc-host") from None
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, cfg.receive_buffer)
+            sock.bind(address)
+            sock.setblocking(False)
         except OSError as e:
-            server.server_close()
+            sock.close()
             raise OscError(f"cannot open OSC port {cfg.host}:{cfg.port}: {e.strerror or e}; "
                            "pick another with --osc-port or stop the program using it") from None
-        self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, args=(cfg.poll_interval,),
-                                        name="netblend-osc", daemon=True)
+        self._socket = sock
+        self._wake = socket.socketpair()
+        self._stop.clear()
+        self.adapter.replies.send = self._send
+        self._thread = threading.Thread(target=self._serve, name="netblend-osc", daemon=True)
         self._thread.start()
         log.info("OSC listening on %s:%d", *self.address)
         return self
 
+    def _send(self, data: bytes, target: tuple[str, int]) -> None:
+        if self._socket is not None:
+            self._socket.sendto(data, target)
+
+    def _serve(self) -> None:
+        sock, wake = self._socket, self._wake
+        assert sock is not None and wake is not None
+        with selectors.DefaultSelector() as selector:
+            selector.register(sock, selectors.EVENT_READ)
+            selector.register(wake[0], selectors.EVENT_READ)
+            while not self._stop.is_set():
+                selector.select(self.config.poll_interval)
+                if self._stop.is_set():
+                    break
+                t0 = time.thread_time()     # CPU time: a busy machine must not look like a flood
+                batch = self._drain(sock)
+                if batch:
+                    self.turns += 1
+                    try:
+                        self.adapter.handle_datagrams(batch)
+                    except Exception:  # the adapter never raises; if it does, the server keeps running
+                        log.exception("OSC input could not be handled; the server keeps running")
+                    self.duty.spent(time.thread_time() - t0)
+
+    def _drain(self, sock: socket.socket) -> list[tuple[bytes, tuple[str, int]]]:
+        """Every datagram waiting in the socket (at most ``max_batch``), without blocking."""
+        batch: list[tuple[bytes, tuple[str, int]]] = []
+        receive = sock.recvfrom
+        for _ in range(self.config.max_batch):
+            try:
+                data, sender = receive(MAX_DATAGRAM)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:     # Windows reports an earlier answer's ICMP "port unreachable" here
+                continue
+            batch.append((data, (str(sender[0]), int(sender[1]))))
+        return batch
+
     def stop(self) -> None:
         """Stop the thread and close the socket. Idempotent."""
-        server, thread = self._server, self._thread
-        if server is None:
+        if self._socket is None:
             return
-        server.shutdown()
-        if thread is not None:
-            thread.join(timeout=5.0)
-        server.server_close()
-        self._server = None
+        self._stop.set()
+        if self._wake is not None:
+            try:
+                self._wake[1].send(b"x")
+            except OSError:
+                pass
+        if self._thread is not None:
+            self._thread.join(timeout=5.0)
+        self.adapter.replies.send = None
+        self._socket.close()
+        for end in self._wake or ():
+            end.close()
+        self._socket = None
+        self._wake = None
         self._thread = None
 
     def __enter__(self) -> OscServer:

@@ -15,7 +15,6 @@ from pathlib import Path
 
 from ..control.osc_server import DEFAULT_HOST, DEFAULT_PORT, parse_host_port
 from ..core.paths import user_dir
-from ..errors import MappingError
 
 log = logging.getLogger("netblend")
 
@@ -49,9 +48,7 @@ def check_transports(config: TransportConfig) -> None:
     from ..control.mapping import load_mapping
 
     for path in [*config.midi.mappings, *config.osc.maps]:
-        if not Path(path).is_file():
-            raise MappingError(f"--mapping {path}: no such file; the shipped ones are in mappings/")
-        load_mapping(path)
+        load_mapping(path)            # a path or a shipped map's name; a missing one names the shipped maps
     if config.osc.feedback:
         parse_host_port(config.osc.feedback)
     if config.osc.port:
@@ -104,25 +101,30 @@ def start_transports(show, config: TransportConfig) -> list[str]:
 def _start_osc(show, config: OscConfig) -> list[str]:
     from ..control.feedback import FeedbackSender
     from ..control.osc import OscAdapter, load_osc_aliases
+    from ..control.osc_query import OscReplies
     from ..control.osc_server import OscServer, OscServerConfig
 
     lines = []
+    stats, clock = show.loop.stats, show.clock
+    fps_source = lambda: stats.fps_at(clock.now())  # noqa: E731  (None before the first frame)
+    feedback = None
+    if config.feedback:
+        feedback = FeedbackSender(show.registry, parse_host_port(config.feedback), show.loop.fps or 60.0,
+                                  fps_source=fps_source, changes=show.changes.subscribe())
+        show.add_closer(feedback.stop)
     if config.port:
         aliases = [a for path in config.maps for a in load_osc_aliases(path)]
-        adapter = OscAdapter(show.registry, show.actions, aliases)
+        replies = OscReplies(feedback=feedback.target if feedback else None, fps_source=fps_source)
+        adapter = OscAdapter(show.registry, show.actions, aliases, replies=replies)
         server = OscServer(adapter, OscServerConfig(host=config.host, port=config.port)).start()
         show.add_closer(server.stop)
         show.osc = adapter
         host, port = server.address
-        lines.append(f"OSC on {host}:{port} (`netblend osc` lists the addresses)")
-    if config.feedback:
-        target = parse_host_port(config.feedback)
-        stats, clock = show.loop.stats, show.clock
-        feedback = FeedbackSender(show.registry, target, show.loop.fps or 60.0,
-                                  fps_source=lambda: stats.fps_at(clock.now()),
-                                  changes=show.changes.subscribe()).start()
-        show.add_closer(feedback.stop)
-        lines.append(f"OSC feedback to {target[0]}:{target[1]}")
+        lines.append(f"OSC on {host}:{port} (`netblend osc` lists the addresses; /engine/describe asks "
+                     "a running engine)")
+    if feedback is not None:
+        feedback.start()
+        lines.append(f"OSC feedback to {feedback.target[0]}:{feedback.target[1]} (/engine/dump sends every value)")
     return lines
 
 

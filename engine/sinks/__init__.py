@@ -27,8 +27,24 @@ SINKS: dict[str, tuple[str, str, str]] = {
     "vcam": ("engine.sinks.vcam", "VirtualCameraSink", "virtual webcam (pyvirtualcam)"),
 }
 
-__all__ = ["SINKS", "Frame", "Sink", "SinkError", "SinkSpec", "check_sink_specs", "make_sinks", "parse_sink",
-           "sink_class", "sink_table"]
+# The options each output takes (NAME:ARG,key=value) and the kind of value: what parse_sink accepts.
+# A sink that reads a new option from its spec must list it here.
+SINK_OPTIONS: dict[str, dict[str, str]] = {
+    "null": {"readback": "bool"},
+    "window": {"fullscreen": "flag", "screen": "int", "vsync": "bool"},
+    "record": {"fps": "float", "crf": "int", "block": "bool"},
+    "snapshot": {"every": "int"},
+    "ndi": {"fps": "float"},
+    "spout": {},
+    "syphon": {},
+    "vcam": {"fps": "float"},
+}
+_KINDS = {"int": "a whole number, e.g. 30", "float": "a number, e.g. 29.97", "bool": "1 or 0 (true/false)",
+          "flag": "given without a value"}
+_BOOLS = ("1", "0", "true", "false", "yes", "no", "on", "off")
+
+__all__ = ["SINKS", "SINK_OPTIONS", "Frame", "Sink", "SinkError", "SinkSpec", "check_sink_specs", "make_sinks",
+           "parse_sink", "sink_class", "sink_table"]
 
 
 @dataclass
@@ -48,10 +64,34 @@ def parse_sink(text: str) -> SinkSpec:
     options = {}
     for opt in opts:
         key, eq, value = opt.partition("=")
+        key = key.strip()
         if not key:
             continue
-        options[key.strip()] = value.strip() if eq else "1"
+        options[key] = value.strip() if eq else "1"
+        _check_option(text, name, key, options[key])
     return SinkSpec(name, arg or None, options)
+
+
+def _check_option(text: str, name: str, key: str, value: str) -> None:
+    """Refuse an option the sink does not take, or a value of the wrong kind, naming the valid ones."""
+    import difflib
+
+    allowed = SINK_OPTIONS.get(name, {})
+    if key not in allowed:
+        close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
+        hint = f"did you mean {close[0]!r}? " if close else ""
+        valid = ", ".join(allowed) or "none"
+        raise NetblendError(f"--sink {text!r}: {name} has no option {key!r}; {hint}its options: {valid}")
+    kind = allowed[key]
+    try:
+        if kind == "int":
+            int(value)
+        elif kind == "float":
+            float(value)
+        elif kind == "bool" and value.lower() not in _BOOLS:
+            raise ValueError(value)
+    except ValueError:
+        raise NetblendError(f"--sink {text!r}: {key}={value!r} must be {_KINDS[kind]}") from None
 
 
 def sink_class(name: str) -> type[Sink]:

@@ -7,6 +7,8 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
+import threading
 import time
 import uuid
 from types import SimpleNamespace
@@ -77,29 +79,26 @@ def _jack_server():
     """Start ``jackd`` with the dummy driver under a unique name; yields (name, error).
 
     A probe port stays open for the whole session: libjack tears down its per-process state whenever
-    the last client of the process closes, and keeping one client alive avoids that churn.
+    the last client of the process closes, and keeping one client alive avoids that churn. jackd's
+    output goes to a file, not a pipe: on a busy machine it prints a line per xrun, and a pipe nobody
+    reads fills up and blocks the server (every client call, and the teardown, then hang).
     """
     if shutil.which("jackd") is None:
         yield None, "jackd is not installed (apt-get install jackd2)"
         return
     name = f"netblend-test-{uuid.uuid4().hex[:8]}"
+    log = tempfile.TemporaryFile()
     proc = subprocess.Popen(["jackd", "--no-realtime", "-t", "10000", "-n", name,
                              "-d", "dummy", "-r", "48000", "-p", "256"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+                            stdout=subprocess.DEVNULL, stderr=log, preexec_fn=_die_with_parent)
     old = {k: os.environ.get(k) for k in ("JACK_DEFAULT_SERVER", "MIDO_BACKEND", "JACK_NO_START_SERVER")}
     os.environ.update(JACK_DEFAULT_SERVER=name, MIDO_BACKEND=JACK_BACKEND, JACK_NO_START_SERVER="1")
-    probe, error = _wait_for_jack(proc)
+    probe, error = _wait_for_jack(proc, log)
     try:
         yield (None, error) if error else (name, None)
     finally:
-        if probe is not None:
-            probe.close()
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        _stop_jack(proc, probe)
+        log.close()
         for key, value in old.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -107,15 +106,42 @@ def _jack_server():
                 os.environ[key] = value
 
 
-def _wait_for_jack(proc: subprocess.Popen):
+def within(seconds: float, action) -> bool:
+    """Run ``action()`` on a helper thread; whether it finished within ``seconds`` (a hung libjack
+    call is left behind on its daemon thread instead of hanging the test session)."""
+    worker = threading.Thread(target=action, name="netblend-test-teardown", daemon=True)
+    worker.start()
+    worker.join(seconds)
+    return not worker.is_alive()
+
+
+def _stop_jack(proc: subprocess.Popen, probe, grace: float = 3.0) -> None:
+    """Close the probe, then stop jackd: terminate, then kill; every wait bounded (a few seconds at
+    worst, never minutes)."""
+    if probe is not None and not within(grace, probe.close):
+        print(f"\njackd teardown: the probe port did not close within {grace:g} s; stopping the server anyway")
+    proc.terminate()
+    try:
+        proc.wait(timeout=grace)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        try:
+            proc.wait(timeout=grace)
+        except subprocess.TimeoutExpired:
+            print(f"\njackd teardown: pid {proc.pid} survived SIGKILL for {grace:g} s; left to the system")
+
+
+def _wait_for_jack(proc: subprocess.Popen, log):
     """Poll until a JACK client can open a port (~0.2 s); returns (probe port, None) or (None, error)."""
     from engine.control.midi_ports import get_backend
 
     deadline = time.monotonic() + 5.0
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            err = proc.stderr.read().decode(errors="replace").strip().splitlines() if proc.stderr else []
-            return None, f"jackd exited with {proc.returncode}: {err[-1] if err else 'no message'}"
+            log.seek(0)
+            err = log.read().decode(errors="replace").strip().splitlines()
+            reason = next((line for line in err if "Too many servers" in line), err[-1] if err else "no message")
+            return None, f"jackd exited with {proc.returncode}: {reason}"
         try:
             return get_backend(JACK_BACKEND).open_output("netblend-test-probe", virtual=True), None
         except (OSError, SystemError):

@@ -6,7 +6,15 @@ import mido
 import pytest
 
 from engine.control.mapping import parse_mapping
-from engine.control.midi import MidiAdapter, apply_curve, binding_position, binding_value, relative_delta
+from engine.control.midi import (
+    MidiAdapter,
+    apply_curve,
+    binding_position,
+    binding_value,
+    controller_value,
+    relative_delta,
+    unit_position,
+)
 from engine.show.tempo import TempoTracker
 
 
@@ -30,7 +38,16 @@ def test_fader_maps_into_overblend_range(registry):
     a.handle(cc(0, 127))
     assert registry.get("blend.layer.0") == 2.0
     a.handle(cc(0, 64))
-    assert registry.get("blend.layer.0") == pytest.approx(-1.0 + 3.0 * 64 / 127)
+    assert registry.get("blend.layer.0") == 0.5                   # the centre of the travel, exactly
+
+
+def test_the_centre_value_is_exactly_half_and_the_ends_are_exact():
+    assert (unit_position(0), unit_position(64), unit_position(127)) == (0.0, 0.5, 1.0)
+    assert (unit_position(0, 16383), unit_position(8192, 16383), unit_position(16383, 16383)) == (0.0, 0.5, 1.0)
+    steps = [unit_position(v) for v in range(128)]
+    assert all(b > a for a, b in zip(steps, steps[1:]))            # monotonic, every step counts
+    assert all(controller_value(unit_position(v)) == v for v in range(128))
+    assert all(controller_value(unit_position(v, 16383), 16383) == v for v in range(0, 16384, 7))
 
 
 def test_invert_and_curves(registry):
@@ -53,10 +70,10 @@ def test_pickup_ignores_fader_until_it_crosses_value(registry):
     for v in (0, 10, 30, 50):
         a.handle(cc(2, v))
         assert registry.get("blend.layer.2") == 0.5          # not picked up yet
-    a.handle(cc(2, 70))                                        # crossed 63.5
-    assert registry.get("blend.layer.2") == pytest.approx(70 / 127)
+    a.handle(cc(2, 70))                                        # crossed 64
+    assert registry.get("blend.layer.2") == pytest.approx(unit_position(70))
     a.handle(cc(2, 20))
-    assert registry.get("blend.layer.2") == pytest.approx(20 / 127)
+    assert registry.get("blend.layer.2") == pytest.approx(20 / 128)
     registry.set("blend.layer.2", 0.9, ("osc", "127.0.0.1", 9000))   # moved elsewhere: pick up again
     a.handle(cc(2, 30))
     assert registry.get("blend.layer.2") == 0.9
@@ -75,18 +92,18 @@ def test_cc14_pairs_combine_in_either_order(registry, first_lsb):
     msgs = [cc(1, 0x55), cc(33, 0x2A)]
     for m in reversed(msgs) if first_lsb else msgs:
         a.handle(m)
-    assert registry.get("blend.curve.center") == pytest.approx(((0x55 << 7) | 0x2A) / 16383)
+    assert registry.get("blend.curve.center") == pytest.approx(0.5 + (((0x55 << 7) | 0x2A) - 8192) / 16382)
 
 
 def test_nrpn_14_bit_and_7_bit(registry):
     a = adapter(registry, control="nrpn", number=300, param="blend.curve.center", takeover="jump")
     msb, lsb = divmod(300, 128)
     a.handle_bytes(bytes([0xB0, 99, msb, 98, lsb, 6, 100]))     # running status; 7-bit data
-    assert registry.get("blend.curve.center") == pytest.approx(100 / 127)
-    a.handle_bytes(bytes([0xB0, 6, 0x40, 38, 0x00]))
-    assert registry.get("blend.curve.center") == pytest.approx(0x2000 / 16383)
+    assert registry.get("blend.curve.center") == pytest.approx(0.5 + 36 / 126)
+    a.handle_bytes(bytes([0xB0, 6, 0x40, 38, 0x00]))             # 14-bit centre
+    assert registry.get("blend.curve.center") == 0.5
     a.handle_bytes(bytes([0xB0, 99, 0, 98, 1, 6, 127]))         # another parameter: untouched
-    assert registry.get("blend.curve.center") == pytest.approx(0x2000 / 16383)
+    assert registry.get("blend.curve.center") == 0.5
 
 
 def test_pitchbend_spans_the_range(registry):
@@ -96,8 +113,10 @@ def test_pitchbend_spans_the_range(registry):
     assert registry.get("blend.mapping") == pytest.approx(1.0)
     a.handle(mido.Message("pitchwheel", channel=1, pitch=-8192))
     assert registry.get("blend.mapping") == pytest.approx(-1.0)
-    a.handle(mido.Message("pitchwheel", channel=0, pitch=0))     # wrong channel
-    assert registry.get("blend.mapping") == pytest.approx(-1.0)
+    a.handle(mido.Message("pitchwheel", channel=1, pitch=0))     # the wheel at rest: the centre
+    assert registry.get("blend.mapping") == 0.0
+    a.handle(mido.Message("pitchwheel", channel=0, pitch=8191))  # wrong channel
+    assert registry.get("blend.mapping") == 0.0
 
 
 @pytest.mark.parametrize("mode,up,down", [("relative-twos", 1, 127), ("relative-offset", 65, 63),
@@ -209,3 +228,59 @@ def test_led_messages_follow_the_parameter(registry):
     assert a.led_messages() == []                                  # unchanged: nothing sent
     registry.set("engine.pause", 1.0)
     assert a.led_messages() == [mido.Message("note_on", channel=1, note=5, velocity=3)]
+
+
+def test_buttons_that_repeat_their_press_fire_once_and_pads_without_release_fire_again(registry, actions):
+    now = [10.0]
+    mapping = parse_mapping({"midi": [dict(control="cc", number=3, action="tap"),
+                                      dict(control="note", number=5, param="latent.next_seed"),
+                                      dict(control="cc", number=6, param="engine.pause", button="toggle")]})
+    a = MidiAdapter(mapping, registry, actions, time_fn=lambda: now[0])
+    before = registry.snapshot().triggers["latent.next_seed"]
+    for _ in range(30):                         # held: the controller repeats its press value
+        a.handle(cc(3, 127))
+        a.handle(note(5))
+        a.handle(cc(6, 127))
+        now[0] += 0.02
+    assert actions.calls == [("tap_tempo",)]
+    assert registry.snapshot().triggers["latent.next_seed"] == before + 1
+    assert registry.get("engine.pause") == 1.0                 # toggled once, not 30 times
+    now[0] += 0.5                               # a pad that sends no release, pressed again later
+    a.handle(note(5))
+    a.handle(cc(3, 127))
+    assert registry.snapshot().triggers["latent.next_seed"] == before + 2
+    assert actions.calls == [("tap_tempo",)] * 2
+
+
+def test_banks_switch_what_a_fader_moves_and_pick_up_where_it_is(registry):
+    mapping = parse_mapping({"midi": [
+        dict(control="cc", number="0-1", param="blend.layer.{i}", bank="A"),
+        dict(control="cc", number="0-1", index="8-9", param="blend.layer.{i}", bank="B"),
+        dict(control="note", number=[10, 11], action="bank", bank=["A", "B"], led=True),
+        dict(control="note", number=12, action="shift", bank="A"),
+    ]}, "banks.toml")
+    a = MidiAdapter(mapping, registry)
+    assert a.bank == "A"
+    for v in range(0, 101, 10):                  # fader 1 up to 100: layer 0 follows
+        a.handle(cc(0, v))
+    assert registry.get("blend.layer.0") == pytest.approx(unit_position(100))
+    a.handle(note(11))                           # bank B: the same fader now moves layer 8 ...
+    a.handle(note(11, on=False))
+    a.handle(cc(0, 101))
+    assert registry.get("blend.layer.8") == 0.0  # ... once it reaches layer 8's value (soft takeover)
+    for v in range(100, -1, -10):
+        a.handle(cc(0, v))
+    assert registry.get("blend.layer.8") == 0.0 and registry.get("blend.layer.0") == pytest.approx(unit_position(100))
+    for v in range(0, 65, 8):
+        a.handle(cc(0, v))
+    assert registry.get("blend.layer.8") == 0.5
+    lit = {m.note: m.velocity for m in a.led_messages()}
+    assert lit == {10: 0, 11: 127}               # the bank buttons show the bank
+    a.handle(note(12))                           # shift held: bank A while held
+    a.handle(cc(1, 0))
+    a.handle(cc(1, 20))
+    assert registry.get("blend.layer.1") == pytest.approx(20 / 128)
+    a.handle(note(12, on=False))                 # released: back to bank B
+    assert a.bank == "B"
+    a.handle(cc(1, 30))
+    assert registry.get("blend.layer.1") == pytest.approx(20 / 128) and registry.get("blend.layer.9") == 0.0

@@ -11,7 +11,7 @@ import mido
 import pytest
 
 from engine.control.mapping import load_mapping, parse_mapping
-from engine.control.midi import MidiAdapter
+from engine.control.midi import MidiAdapter, unit_position
 from engine.control.midi_ports import BACKEND_LOCK, MidiPorts, MidiPortsConfig
 from tests.helpers import send_paced, wait_for
 
@@ -47,9 +47,9 @@ def test_fader_sweep_on_shipped_mapping_moves_parameter_through_range(controller
     jack, name, port = controller
     mapping, adapter = nanokontrol(registry)
     ports = connect(jack, name, adapter)
-    seen: dict[str, list[float]] = {"blend.layer.0": [], "blend.layer.7": []}
+    seen: dict[str, list[float]] = {"blend.layer.0": [], "blend.curve.amount": []}
     try:
-        for number, param in ((0, "blend.layer.0"), (7, "blend.layer.7")):
+        for number, param in ((0, "blend.layer.0"), (16, "blend.curve.amount")):
             binding = next(b for b in mapping.midi if b.number == number and b.control == "cc")
             registry.set(param, binding.range[0])       # start where the fader starts: picked up at once
             for v in range(128):
@@ -62,8 +62,9 @@ def test_fader_sweep_on_shipped_mapping_moves_parameter_through_range(controller
     finally:
         ports.close()
     assert seen["blend.layer.0"][0] == 0.0 and seen["blend.layer.0"][-1] == 1.0
-    assert seen["blend.layer.7"][0] == -1.0 and seen["blend.layer.7"][-1] == 2.0   # overblend range
-    assert seen["blend.layer.7"] == sorted(seen["blend.layer.7"]) and len(set(seen["blend.layer.7"])) > 4
+    curve = seen["blend.curve.amount"]
+    assert curve[0] == -1.0 and curve[-1] == 2.0                                    # overblend range
+    assert curve == sorted(curve) and len(set(curve)) > 4
 
 
 def test_pickup_ignores_fader_until_it_crosses_value(controller, registry):
@@ -76,7 +77,7 @@ def test_pickup_ignores_fader_until_it_crosses_value(controller, registry):
         time.sleep(0.2)
         assert registry.get("blend.layer.3") == 0.6
         send_paced(port, [mido.Message("control_change", control=3, value=v) for v in range(60, 100, 4)])
-        assert wait_for(lambda: registry.get("blend.layer.3") == pytest.approx(96 / 127))
+        assert wait_for(lambda: registry.get("blend.layer.3") == pytest.approx(unit_position(96)))
     finally:
         ports.close()
 
@@ -90,7 +91,7 @@ def test_cc14_pairs_combine_over_a_real_port(controller, registry):
     try:
         send_paced(port, [mido.Message("control_change", control=1, value=100),
                           mido.Message("control_change", control=33, value=77)])
-        expected = ((100 << 7) | 77) / 16383
+        expected = unit_position((100 << 7) | 77, 16383)
         assert wait_for(lambda: registry.get("blend.curve.center") == pytest.approx(expected))
     finally:
         ports.close()
@@ -122,7 +123,7 @@ def test_unplug_and_replug_reconnects(controller, registry):
             assert wait_for(lambda: ports.connected and ports.connects == 2)
             registry.set("blend.layer.1", 0.0)
             send_paced(replugged, [mido.Message("control_change", control=1, value=v) for v in (0, 40, 80)])
-            assert wait_for(lambda: registry.get("blend.layer.1") == pytest.approx(80 / 127))
+            assert wait_for(lambda: registry.get("blend.layer.1") == pytest.approx(unit_position(80)))
         finally:
             replugged.close()
     finally:
@@ -184,3 +185,30 @@ def test_leds_follow_the_parameter(jack, registry):
         ports.close()
         device_in.close()
         device_out.close()
+
+
+def test_the_jack_teardown_is_bounded_even_when_the_server_hangs():
+    """The fixture's teardown: a probe close that never returns and a server that ignores SIGTERM
+    cost a few seconds, not minutes."""
+    import subprocess
+    import sys
+    import threading
+
+    from tests.control.conftest import _stop_jack
+
+    stuck = subprocess.Popen([sys.executable, "-c", "import signal, time\n"
+                              "signal.signal(signal.SIGTERM, signal.SIG_IGN)\nprint('ready', flush=True)\n"
+                              "time.sleep(600)"], stdout=subprocess.PIPE, text=True)
+    assert stuck.stdout.readline().strip() == "ready"
+
+    class HungProbe:
+        released = threading.Event()
+
+        def close(self):
+            self.released.wait(600)
+
+    start = time.monotonic()
+    _stop_jack(stuck, HungProbe(), grace=0.5)
+    assert time.monotonic() - start < 3.0
+    assert stuck.poll() is not None               # killed after ignoring SIGTERM
+    HungProbe.released.set()

@@ -224,3 +224,105 @@ def test_bad_osc_tables_name_the_problem(tmp_path, body, problem):
     path.write_text(body)
     with pytest.raises(MappingError, match=problem):
         load_osc_aliases(path)
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_held_button_sent_every_cook_fires_once():
+    """TouchDesigner's OSC Out CHOP with Send Events Every Cook repeats 1 at 60 Hz while a button is held:
+    one tap, one seed, however long it is held; the release re-arms it."""
+    clock = FakeTime()
+    reg = make_registry()
+    reg.add(ParamSpec("latent.next_seed", kind="trigger"))
+    actions = RecordingActions()
+    osc = OscAdapter(reg, actions, clock=clock)
+    for _ in range(60):                                       # held for one second
+        osc.handle_packet(msg("/tempo/tap", 1.0), TD)
+        osc.handle_packet(msg("/latent/next_seed", 1.0), TD)
+        clock.now += 1 / 60
+    osc.handle_packet(msg("/tempo/tap", 0.0), TD)            # release ...
+    osc.handle_packet(msg("/tempo/tap", 1.0), TD)            # ... and a second press
+    assert actions.calls == [("tap",), ("tap",)]
+    assert reg.snapshot().triggers["latent.next_seed"] == 1
+
+
+def test_a_sender_that_never_releases_can_press_again_after_a_pause():
+    clock = FakeTime()
+    actions = RecordingActions()
+    osc = OscAdapter(make_registry(), actions, clock=clock)
+    osc.handle_packet(msg("/tempo/tap", 1.0), TD)
+    clock.now += 0.1
+    osc.handle_packet(msg("/tempo/tap", 1.0), TD)            # within the re-arm time: the same press
+    clock.now += 0.5                                           # silence: the next 1 is a new press
+    osc.handle_packet(msg("/tempo/tap", 1.0), TD)
+    osc.handle_packet(msg("/tempo/tap"), TD)                  # a bang always fires
+    osc.handle_packet(msg("/tempo/tap"), TD)
+    assert actions.calls == [("tap",)] * 4
+
+
+def test_presses_are_per_sender():
+    actions = RecordingActions()
+    osc = OscAdapter(make_registry(), actions, clock=FakeTime())
+    for sender in (TD, ("127.0.0.1", 50124), TD, ("10.0.0.9", 50123)):
+        osc.handle_packet(msg("/blend/panic", 1.0), sender)
+    assert actions.calls == [("panic",)] * 3
+
+
+def test_presses_within_one_turn_all_count_up_to_a_bound():
+    from engine.control.osc_packets import MAX_EVENTS_PER_TURN
+
+    reg = make_registry()
+    reg.add(ParamSpec("latent.next_seed", kind="trigger"))
+    osc = OscAdapter(reg, clock=FakeTime())
+    presses = [msg("/latent/next_seed", v) for _ in range(10) for v in (1.0, 0.0)]
+    osc.handle_datagrams([(data, TD) for data in presses])    # ten presses in one turn (5 ms)
+    assert reg.snapshot().triggers["latent.next_seed"] == 10
+    osc.handle_datagrams([(data, TD) for data in presses * 100])   # 1000 presses: bounded
+    assert reg.snapshot().triggers["latent.next_seed"] == 10 + MAX_EVENTS_PER_TURN // 2
+    assert osc.stats.dropped_presses == 2000 - MAX_EVENTS_PER_TURN
+
+
+def test_one_turn_keeps_the_newest_value_per_address_and_the_order_between_addresses():
+    reg = make_registry()
+    osc = OscAdapter(reg)
+    turn = [msg("/blend/layer/1", v / 100) for v in range(100)]
+    turn += [msg("/blend/layer", 0.5, 0.5), msg("/blend/layer/0", 0.9)]          # a list, then a single value
+    turn += [bundle(msg("/blend/layer/3", 0.1), msg("/blend/layer/3", 0.2), timetag=time.time() + 5)]
+    osc.handle_datagrams([(data, TD) for data in turn])
+    assert (reg.get("blend.layer.0"), reg.get("blend.layer.1")) == (pytest.approx(0.9), pytest.approx(0.5))
+    assert reg.get("blend.layer.3") == pytest.approx(0.2)
+    assert osc.stats.superseded == 99 + 1 and osc.stats.packets == 103
+
+
+def test_a_real_typo_is_logged_with_did_you_mean_even_after_junk(caplog):
+    """Junk addresses and malformed packets have their own log budgets: a typo after them is still
+    logged, with the address it was meant to be."""
+    osc = OscAdapter(make_registry())
+    with caplog.at_level("WARNING", logger="netblend.osc"):
+        for i in range(40):
+            osc.handle_packet(msg(f"/junk/{i}", 1.0), TD)
+        for _ in range(50):
+            osc.handle_packet(b"not osc!", TD)
+        osc.handle_packet(msg("/blend/layr/3", 0.5), TD)
+    lines = [r.getMessage() for r in caplog.records]
+    assert any("/blend/layr/3" in line and "did you mean /blend/layer/3" in line for line in lines)
+    assert sum("/junk/" in line for line in lines) <= 16
+    assert sum("malformed" in line for line in lines) <= 5
+
+
+def test_a_typo_that_keeps_arriving_is_found_during_a_random_address_flood(caplog):
+    clock = FakeTime()
+    osc = OscAdapter(make_registry(), clock=clock)
+    with caplog.at_level("WARNING", logger="netblend.osc"):
+        for i in range(2000):                                   # far more than a second's lookups
+            osc.handle_packet(msg(f"/x{i}/{i % 7}", 1.0), TD)
+        osc.handle_packet(msg("/blend/curve/centre", 0.5), TD)
+        clock.now += 1.0                                        # the fader moves again a second later
+        osc.handle_packet(msg("/blend/curve/centre", 0.6), TD)
+    assert any("did you mean /blend/curve/center" in r.getMessage() for r in caplog.records)

@@ -150,3 +150,57 @@ def test_duty_cycle_sleeps_out_the_window_once_the_budget_is_spent():
     now[0] += 0.001
     duty.spent(0.001)                    # a fresh window
     assert len(slept) == 1
+    now[0] += 0.03
+    duty.spent(0.012)                    # one long turn: sleep at most max_sleep, or the socket overflows
+    assert slept[-1] == pytest.approx(0.02)
+
+
+# A TouchDesigner-like flood from another process: valid values to other layers, unknown addresses and
+# junk at a fixed rate; one fader's final position is sent once, `final_at` seconds in, and never again.
+PACED_FLOOD = """
+import random, socket, struct, sys, time
+from pythonosc.osc_message_builder import build_msg
+port, rate, seconds, final_at = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
+rng = random.Random(7)
+pool = [build_msg("/blend/layer/%d" % rng.randint(1, 17), rng.random()).dgram for _ in range(500)]
+pool += [build_msg("/junk/%d" % i, 1.0).dgram for i in range(300)] + [b"garbage!" * 3] * 100
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+target, final = ("127.0.0.1", port), build_msg("/blend/layer/0", 0.77).dgram
+start = time.perf_counter()
+sent, final_sent = 0, None
+while (now := time.perf_counter() - start) < seconds:
+    if final_sent is None and now >= final_at:
+        s.sendto(final, target)
+        final_sent = now
+    for _ in range(max(int(now * rate) - sent, 0)):
+        try:
+            s.sendto(pool[sent % len(pool)], target)
+        except OSError:
+            pass
+        sent += 1
+    time.sleep(0.0005)
+print(sent, final_sent)
+"""
+
+
+@pytest.mark.slow
+def test_the_last_value_sent_during_a_flood_is_the_one_that_stays(server):
+    """23k datagrams a second for 2 s (the rate that lost a fader's final position when the server
+    parsed every datagram): the value sent 0.5 s before the flood ends is applied, and stays."""
+    reg, srv, _ = server
+    flood = subprocess.Popen([sys.executable, "-c", PACED_FLOOD, str(srv.address[1]), "23000", "2.0", "1.5"],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        out, _ = flood.communicate(timeout=30)
+    finally:
+        if flood.poll() is None:
+            flood.kill()
+            flood.wait()
+    sent, final_at = out.split()
+    assert wait_until_idle(srv, timeout=5.0)
+    stats = srv.adapter.stats
+    print(f"paced flood: {sent} datagrams in 2 s, final value at {float(final_at):.2f} s; {stats.packets} read "
+          f"in {srv.turns} turns, {stats.superseded} superseded unparsed, {stats.unknown} unknown, "
+          f"{stats.malformed} malformed; throttled {srv.duty.throttled}x")
+    assert stats.packets >= 0.99 * int(sent)      # the kernel buffer (almost) never overflowed
+    assert reg.get("blend.layer.0") == pytest.approx(0.77)

@@ -46,9 +46,10 @@ def osc_script(port):
         2: [("/blend/layer/1", 0.8, lambda r: r.get("blend.layer.1") == pytest.approx(0.8))],
         5: [("/latent/next_seed", 1.0, lambda r: r.trigger_counts()["latent.next_seed"] == 1)],
         6: [("/latent/walk/mode", "slerp", lambda r: r.get("latent.walk.mode") == 2)],
-        8: [("/tempo/tap", 1.0, lambda r: r.trigger_counts()["tempo.tap"] == 1)],
-        10: [("/tempo/tap", 1.0, lambda r: r.trigger_counts()["tempo.tap"] == 2)],
-        12: [("/tempo/tap", 1.0, lambda r: r.trigger_counts()["tempo.tap"] == 3)],
+        # taps as bangs (no argument): a 1 without its release in between is a held button, one tap
+        8: [("/tempo/tap", [], lambda r: r.trigger_counts()["tempo.tap"] == 1)],
+        10: [("/tempo/tap", [], lambda r: r.trigger_counts()["tempo.tap"] == 2)],
+        12: [("/tempo/tap", [], lambda r: r.trigger_counts()["tempo.tap"] == 3)],
         15: [("/preset/recall", "warm", None)],
         22: [("/blend/layer/3", 1.4, lambda r: r.get("blend.layer.3") == pytest.approx(1.4))],
         30: [("/tempo/bpm", 90.0, lambda r: r.get("tempo.bpm") == 90.0),
