@@ -51,8 +51,9 @@ def run(args: argparse.Namespace) -> int:
     from engine.models.loaders import load_generator, save_generator
     from engine.models.loaders.model_file import check_model_file
 
+    out = native_output(args.output) if args.output else None       # a bad output name first: it needs no model
     model = check_model_file(args.model)
-    out = native_output(args.output) if args.output else default_output(model)
+    out = out or default_output(model)
     try:
         exists = out.exists()
         same = exists and model.exists() and out.resolve() == model.resolve()
