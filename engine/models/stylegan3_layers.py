@@ -232,6 +232,7 @@ class SynthesisLayer(torch.nn.Module):
                  conv_clamp: float | None = 256, magnitude_ema_beta: float = 0.999):
         super().__init__()
         self.spec = spec
+        self.use_fp16 = spec.use_fp16                  # settable through G.num_fp16_res
         self.conv_clamp = conv_clamp
         self.magnitude_ema_beta = magnitude_ema_beta   # training only; kept for init_kwargs fidelity
         k = spec.conv_kernel

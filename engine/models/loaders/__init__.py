@@ -184,9 +184,7 @@ def build_from_weights(init_kwargs: dict, state_dict: dict[str, torch.Tensor], d
             raise ValueError("a tensor outside the state dict")
     except (ModelLoadError, ValueError, TypeError, RuntimeError, NotImplementedError):
         return build.build_generator(init_kwargs, state_dict, device=device, family=family)
-    G = G.to(device).eval()
-    G.requires_grad_(False)
-    return G
+    return build.ready_for(G, device)
 
 
 def _has_meta_tensors(G: torch.nn.Module) -> bool:
