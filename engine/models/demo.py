@@ -30,7 +30,7 @@ from engine.core import paths
 from engine.errors import NetblendError
 
 from .build import build_generator, flatten_kwargs
-from .loaders import build_from_weights, native
+from .loaders import native
 from .mapping import FullyConnectedLayer
 
 log = logging.getLogger(__name__)
@@ -264,7 +264,10 @@ def cached_demo_state_dicts() -> tuple[dict[str, torch.Tensor], dict[str, torch.
 
 def demo_pair(device: str | torch.device = "cpu"):
     """Model A and model B of the built-in demo, ready to blend on ``device`` (cached after the first start).
-    Each call returns generators of their own (the weights are copied, never shared)."""
+    Each call returns generators of their own (the weights are copied, never shared) using the device's
+    default impl."""
     a, b = cached_demo_state_dicts()
-    return tuple(build_from_weights(DEMO_KWARGS, {k: v.clone() for k, v in state.items()}, device, "stylegan2")
-                 for state in (a, b))
+    # A plain build (its random init is cheap at this size, unlike the meta-device path's first use),
+    # with torch's global RNG left as it was; load_state_dict copies, so nothing is shared.
+    with torch.random.fork_rng(devices=[]):
+        return build_generator(DEMO_KWARGS, a, device=device), build_generator(DEMO_KWARGS, b, device=device)
