@@ -150,6 +150,8 @@ class GeneratorBase(nn.Module):
     num_ws: int
     img_resolution: int
     img_channels: int
+    mapping: Any                        # the family's MappingNetwork
+    synthesis: Any                      # the family's SynthesisNetwork (impl, precision, num_fp16_res)
 
     @property
     def impl(self) -> str:
@@ -161,7 +163,7 @@ class GeneratorBase(nn.Module):
         value = check_impl(value)
         for module in self.modules():
             if "impl" in vars(module):
-                module.impl = value
+                module.impl = value  # type: ignore[assignment]  # a plain attribute of each layer
 
     @property
     def precision(self) -> str:

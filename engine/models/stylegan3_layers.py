@@ -174,6 +174,8 @@ def derive_layout(img_resolution: int, img_channels: int, channel_base: int = 32
 class SynthesisInput(torch.nn.Module):
     """Fourier features on a fixed grid, turned and shifted by a style-driven similarity transform."""
 
+    freqs: torch.Tensor
+
     def __init__(self, w_dim: int, spec: InputSpec):
         super().__init__()
         self.spec = spec
