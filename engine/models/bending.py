@@ -27,10 +27,10 @@ Order: geometric ops, invert, multiply, ablate.
 
 Per frame: ``bender.update(snapshot.values)`` compares the amounts with the last frame's on the host
 (the values are host floats anyway) and, only when they changed, writes them in place into one small
-device tensor ``[layers, ops]`` (through a pinned buffer and a non-blocking copy on CUDA): no
-allocation and no host sync per frame, and the traced forward pass reads the amounts from that
-tensor, so changing a value never retraces. An op whose amount is 0 is skipped entirely and a layer
-with no active op has no hook at all, so zero amounts cost nothing and leave frames bit-identical.
+device tensor ``[layers, ops]`` (a non-blocking copy on CUDA): no device allocation and no host sync,
+and the traced forward pass reads the amounts from that tensor, so changing a value never retraces.
+An op whose amount is 0 is skipped entirely and a layer with no active op has no hook at all, so zero
+amounts cost nothing and leave frames bit-identical.
 Switching an op on or off changes the forward pass: :attr:`NetworkBender.signature` names the active
 ops, for whoever caches compiled or captured frames.
 """
@@ -104,17 +104,15 @@ class NetworkBender:
         self.seed = seed
         first = next(getattr(G, "live", G).synthesis.parameters())
         self.device = first.device
-        self.amounts = torch.zeros(self.num_layers, len(OPS), device=self.device)   # [L, ops], in place
-        self._rows = list(self.amounts.unbind(0))                                  # views, one per layer
+        with torch.inference_mode(False):     # normal tensors, writable in place inside and outside it
+            self.amounts = torch.zeros(self.num_layers, len(OPS), device=self.device)   # [L, ops]
+            self._rows = list(self.amounts.unbind(0))                              # views, one per layer
         self._names = [param_name(i, op) for i in range(self.num_layers) for op in OPS]
         self._host = np.zeros(self.num_layers * len(OPS), dtype=np.float32)
         self._active: list[frozenset[str]] = [frozenset()] * self.num_layers
         self._hooks: dict[int, Any] = {}
         self._ranks: dict[int, torch.Tensor] = {}
         self._grids: dict[tuple[int, int], tuple[torch.Tensor, torch.Tensor, float, float]] = {}
-        if self.device.type == "cuda":
-            self._pinned = torch.empty(self._host.size, pin_memory=True)
-            self._copied = torch.cuda.Event()
 
     # ------------------------------------------------------------------ control (host side)
     @property
@@ -158,15 +156,11 @@ class NetworkBender:
         return True
 
     def _upload(self, amounts: np.ndarray) -> None:
-        flat = self.amounts.view(-1)
-        with torch.no_grad():
-            if self.device.type == "cuda":
-                self._copied.synchronize()                # the previous upload has left the pinned buffer
-                self._pinned.copy_(torch.from_numpy(amounts))
-                flat.copy_(self._pinned, non_blocking=True)
-                self._copied.record()
-            else:
-                flat.copy_(torch.from_numpy(amounts))
+        """Write the amounts into the device tensor in place. On CUDA an asynchronous copy from pageable
+        memory: the driver stages the ~0.5 KB at once and returns, with no device synchronisation (the
+        array also stays referenced as ``_host`` until the next change)."""
+        with torch.no_grad(), torch.inference_mode(False):
+            self.amounts.view(-1).copy_(torch.from_numpy(amounts), non_blocking=self.device.type == "cuda")
 
     def _hook_layer(self, i: int, on: bool) -> None:
         handle = self._hooks.pop(i, None)
@@ -174,8 +168,9 @@ class NetworkBender:
             handle.remove()
         if on:
             channels, size = self._shapes[i]
-            self._rank(i, channels)                       # made here, on the host, not in the frame
-            self._grid(size, size)
+            with torch.inference_mode(False):             # made here, before the frame, as normal tensors
+                self._rank(i, channels)
+                self._grid(size, size)
             self._hooks[i] = self.modules[i].register_forward_hook(partial(self._bend, i))
 
     # ------------------------------------------------------------------ the transforms (device side)

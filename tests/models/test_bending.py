@@ -191,6 +191,39 @@ def test_updates_write_the_amounts_in_place_and_skip_unchanged_frames():
     assert bender.signature == ((1, ("scale",)), (4, ("ablate",)))
 
 
+def test_the_transforms_never_read_a_device_value_on_the_host(monkeypatch):
+    """Every way a tensor's value reaches Python (a host sync on a GPU) raises while the hook runs."""
+    G = tiny_generator("skip")
+    bender = NetworkBender(G)
+    for op in OPS:
+        bender.set(3, op, 0.3)
+    x = features(G, 3)
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("a device value was read on the host")
+
+    for name in ("item", "tolist", "numpy", "cpu", "__bool__", "__float__", "__int__", "__index__"):
+        monkeypatch.setattr(torch.Tensor, name, refuse)
+    with torch.inference_mode():
+        out = bender.bend(3, x)
+    monkeypatch.undo()
+    assert out.shape == x.shape and torch.isfinite(out).all()
+
+
+def test_a_bender_made_under_inference_mode_is_driven_outside_it_and_back():
+    G = tiny_generator("skip")
+    with torch.inference_mode():                          # e.g. made on a model-loader thread
+        bender = NetworkBender(G)
+        bender.set(3, "rotate", 10.0)
+        inside = render(G)
+    bender.set(3, "rotate", 20.0)                         # driven by the render loop, outside it
+    with torch.no_grad():
+        outside = G(np.random.RandomState(3).randn(2, G.z_dim), truncation_psi=0.8)
+    assert not torch.equal(outside, inside)
+    bender.set(3, "rotate", 10.0)
+    assert torch.equal(render(G), inside)
+
+
 def test_a_half_precision_layer_stays_half_when_bent():
     G = tiny_generator("skip", num_fp16_res=2)
     G.precision = "fp16"
@@ -210,3 +243,33 @@ def test_bad_calls_are_named():
     with pytest.raises(GeneratorInputError, match="not a finite number"):
         bender.set(1, "rotate", math.nan)
     assert bender.signature == ()
+
+
+@pytest.mark.gpu
+def test_bending_on_the_gpu_matches_the_cpu_and_never_syncs_the_host(device):
+    torch.backends.cuda.matmul.allow_tf32 = False
+    torch.backends.cudnn.allow_tf32 = False
+    G = tiny_generator("skip")
+    G.precision = "fp32"
+    D = build_generator(G.init_kwargs, G.state_dict(), device=device)
+    D.precision = "fp32"
+    on_cpu, on_device = NetworkBender(G), NetworkBender(D)
+    ws = G.mapping(np.random.RandomState(3).randn(2, G.z_dim))
+    ws_device = ws.to(device)
+    values = {param_name(3, op): 0.2 for op in OPS}
+    with torch.inference_mode():
+        on_device.update(values)
+        D.synthesis(ws_device)                                          # warm-up: grids and ranks exist
+        if device == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.set_sync_debug_mode("error")
+        try:
+            for angle in (10.0, 20.0, 30.0):                            # a value that changes every frame
+                on_device.update({**values, param_name(3, "rotate"): angle})
+                bent = D.synthesis(ws_device)
+        finally:
+            if device == "cuda":
+                torch.cuda.set_sync_debug_mode(0)
+        on_cpu.update({**values, param_name(3, "rotate"): 30.0})
+        expected = G.synthesis(ws)
+    assert torch.allclose(bent.cpu(), expected, atol=1e-4 * max(1.0, float(expected.abs().max())))
