@@ -74,6 +74,21 @@ def params(num_layers: int) -> list[ParamSpec]:
             for i in range(num_layers) for op in OPS]
 
 
+def _wrap_pad(x: torch.Tensor) -> torch.Tensor:
+    """``x`` [N, C, H, W] with its first row and column repeated after the last, in ``x``'s own memory
+    layout: ``F.pad(mode="circular")`` returns NCHW, and from a channels_last map (what impl='fast'
+    leaves from 32x32 up) that transposing copy cost 5x the sampling's own copy here. Sampling a turned
+    grid from channels_last is also ~2x faster on the CPU (each pixel's channels share cache lines)."""
+    n, c, h, w = x.shape
+    layout = torch.channels_last if x.is_contiguous(memory_format=torch.channels_last) and c > 1 \
+        else torch.contiguous_format
+    out = torch.empty((n, c, h + 1, w + 1), dtype=x.dtype, device=x.device, memory_format=layout)
+    out[:, :, :h, :w] = x
+    out[:, :, :h, w] = x[:, :, :, 0]
+    out[:, :, h, :] = out[:, :, 0, :]
+    return out
+
+
 def bendable_modules(G: Any) -> list[torch.nn.Module]:
     """The module whose output is layer ``i``'s feature map, for every layer-table index ``i``."""
     target = getattr(G, "live", G)                  # a BlendedGenerator bends its live generator
@@ -235,7 +250,7 @@ class NetworkBender:
         sx = torch.remainder(torch.round(sx * SNAP) / SNAP, w)                   # wrapped, snapped
         sy = torch.remainder(torch.round(sy * SNAP) / SNAP, h)
         grid = torch.stack(((2 * sx - w) / w, (2 * sy - h) / h), dim=-1)         # [H, W, 2] in [-1, 1)
-        padded = torch.nn.functional.pad(x, (0, 1, 0, 1), mode="circular")      # [N, C, H + 1, W + 1]
+        padded = _wrap_pad(x)                                                    # [N, C, H + 1, W + 1]
         grid = grid.to(x.dtype).unsqueeze(0).expand(n, -1, -1, -1)
         return torch.nn.functional.grid_sample(padded, grid, mode="bilinear", padding_mode="border",
                                                align_corners=True)               # [N, C, H, W]
