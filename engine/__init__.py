@@ -6,6 +6,12 @@ Public API (lazy, so ``import engine`` stays cheap)::
     G = engine.build_generator(init_kwargs, state_dict)       # family from the keys
     z = engine.seed_to_z(seed, G.z_dim)                       # == RandomState(seed).randn(1, z_dim)
     B = engine.BlendedGenerator([G_a, G_b])                   # per-layer blending every frame
+    B.set_blend(layers={3: 1.0}, reset=True)                  # values persist across calls until reset
+    bend = engine.NetworkBender(B); bend.set(3, "rotate", 90) # per-layer feature-map transforms
+
+Every generator is an ``engine.Generator`` (same attributes, settable ``impl``/``precision``, the same
+``engine.GeneratorInputError`` for the same mistake); ``engine.default_impl(device)`` is the op
+implementation builders and loaders pick.
 """
 
 from __future__ import annotations
@@ -21,6 +27,10 @@ _LAZY = {
     "seed_to_z": "engine.latents.seeds",
     "BlendedGenerator": "engine.blend.generator",
     "blend": "engine.blend",
+    "Generator": "engine.models.generator",
+    "GeneratorInputError": "engine.models.generator",
+    "default_impl": "engine.models.generator",
+    "NetworkBender": "engine.models.bending",
 }
 
 __all__ = [

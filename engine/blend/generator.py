@@ -11,7 +11,13 @@ The render loop calls, per frame::
     blended.apply(state)      # returns at once when the state equals the previous one
 
 Python users call :meth:`set_blend` (two-model t values) or :meth:`set_weights` (N-way rows).
-The composition rule is in :mod:`engine.blend.masks`.
+Both *persist*: each call changes only what it names and keeps every earlier layer value, resolution
+override, kind override, mapping value and N-way row; ``set_blend(..., reset=True)`` (or
+:meth:`reset_blend`) first returns everything to model A. :meth:`apply` is the exception: it
+replaces the whole blend with the composed state. The composition rule is in :mod:`engine.blend.masks`.
+
+It is a :class:`~engine.models.generator.Generator` like the models it blends: the metadata, the
+layer table, ``impl``, ``precision`` and ``num_fp16_res`` are the live generator's (settable here).
 """
 
 from __future__ import annotations
@@ -27,8 +33,8 @@ from ..errors import IncompatibleModels
 from .masks import BLEND_KINDS, BlendState, MaskError, finite
 from .stacks import BlendTargets, KeyIndex, WeightStacks, blendable_keys, block_resolution
 
-_DELEGATED = ("family", "config", "init_kwargs", "z_dim", "w_dim", "c_dim", "num_ws", "img_resolution",
-              "img_channels", "layers", "num_parameters")
+_DELEGATED = frozenset({"family", "config", "init_kwargs", "z_dim", "w_dim", "c_dim", "num_ws", "img_resolution",
+                        "img_channels", "layers", "num_parameters"})
 
 
 def _describe_key(table, key: str) -> str:
@@ -108,12 +114,30 @@ class BlendedGenerator:
 
     @property
     def impl(self) -> str:
-        """The op implementation of the live generator ("ref" or a fast path)."""
+        """The op implementation of the live generator ('ref' or 'fast'); settable."""
         return self.live.impl
 
     @impl.setter
     def impl(self, value: str) -> None:
         self.live.impl = value
+
+    @property
+    def precision(self) -> str:
+        """When the live generator's fp16 layers compute in float16 ('auto', 'fp32', 'fp16'); settable."""
+        return self.live.precision
+
+    @precision.setter
+    def precision(self, value: str) -> None:
+        self.live.precision = value
+
+    @property
+    def num_fp16_res(self) -> int:
+        """How many of the highest resolutions are fp16 layers; settable."""
+        return self.live.num_fp16_res
+
+    @num_fp16_res.setter
+    def num_fp16_res(self, value: int) -> None:
+        self.live.num_fp16_res = value
 
     @property
     def device(self) -> torch.device:
@@ -147,19 +171,30 @@ class BlendedGenerator:
         return int(r)
 
     def set_blend(self, layers: Mapping[int, float] | None = None,
-                  resolutions: Mapping[int, float] | None = None,
-                  kinds: Mapping[str, float | None] | None = None, mapping: float | None = None) -> int:
+                  resolutions: Mapping[int, float | None] | None = None,
+                  kinds: Mapping[str, float | None] | None = None, mapping: float | None = None,
+                  reset: bool = False) -> int:
         """Set two-model t values (0 = A, 1 = B, outside [0, 1] overblend); any subset.
 
         ``layers`` by layer-table index; ``resolutions`` by synthesis block (replaces the layer t of
-        every key of that block); ``kinds`` overrides every key of a kind (``None`` removes the
-        override); ``mapping`` for the mapping network and ``w_avg``. NaN/inf raise
-        :class:`MaskError` and change nothing. Returns the number of tensors rewritten.
+        every key of that block; ``None`` removes the override); ``kinds`` overrides every key of a
+        kind (``None`` removes the override); ``mapping`` for the mapping network and ``w_avg``.
+
+        Everything set persists across calls: a call changes only what it names, so
+        ``set_blend(resolutions={32: 1})`` then ``set_blend(layers={0: 0.5})`` keeps block 32 at B.
+        ``reset=True`` first returns every layer and the mapping to model A and drops every
+        resolution and kind override and N-way row (the safety range stays), then applies this
+        call's values: ``set_blend(layers={3: 1}, reset=True)`` is "A everywhere except layer 3".
+        NaN/inf and unknown layers, resolutions or kinds raise :class:`MaskError` and change nothing.
+        Returns the number of tensors rewritten.
         """
         tg = self._targets
+        if reset:
+            tg = BlendTargets(len(self.layers), self.num_models)
+            tg.safety = self._targets.safety
         new_layers = {self._layer_index(i): tg.row(finite(f"layer {i}", t))
                       for i, t in (layers or {}).items()}
-        new_res = {self._resolution(r): tg.row(finite(f"resolution {r}", t))
+        new_res = {self._resolution(r): None if t is None else tg.row(finite(f"resolution {r}", t))
                    for r, t in (resolutions or {}).items()}
         new_kinds: dict[str, np.ndarray | None] = {}
         for kind, t in (kinds or {}).items():
@@ -167,9 +202,14 @@ class BlendedGenerator:
                 raise MaskError(f"unknown kind {kind!r}; kinds: {', '.join(BLEND_KINDS)}")
             new_kinds[kind] = None if t is None else tg.row(finite(f"kind {kind}", t))
         new_mapping: np.ndarray | None = None if mapping is None else tg.row(finite("mapping", mapping))
+        self._targets = tg
         for i, row in new_layers.items():
             tg.layers[i] = row
-        tg.resolutions.update(new_res)
+        for resolution, res_row in new_res.items():
+            if res_row is None:
+                tg.resolutions.pop(resolution, None)
+            else:
+                tg.resolutions[resolution] = res_row
         for kind, kind_row in new_kinds.items():
             if kind_row is None:
                 tg.kinds.pop(kind, None)
@@ -179,6 +219,11 @@ class BlendedGenerator:
             tg.mapping = new_mapping
         self._last_state = None
         return self._refresh()
+
+    def reset_blend(self) -> int:
+        """Model A everywhere: every layer and the mapping at t = 0, no resolution, kind or N-way
+        overrides (the safety range stays). Same as ``set_blend(reset=True)``."""
+        return self.set_blend(reset=True)
 
     def _nway_row(self, weights: Sequence[float], mode: str) -> np.ndarray:
         w = np.array([finite("weight", x) for x in weights], dtype=np.float64)

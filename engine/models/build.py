@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from engine.errors import ModelLoadError
+from engine.models.generator import default_impl
 
 FAMILIES = ("stylegan2", "stylegan3")
 # Constructor arguments only StyleGAN3 has (its train.py always records magnitude_ema_beta).
@@ -133,13 +134,25 @@ def load_state_dict_strict(G: torch.nn.Module, state_dict: Mapping[str, Any]) ->
     G.load_state_dict(given, strict=True)
 
 
+def ready_for(G: Any, device: str | torch.device, impl: str | None = None) -> Any:
+    """``G`` on ``device``, in eval mode, without gradients, using ``impl`` (None: the device's default,
+    :func:`engine.models.generator.default_impl`). Every builder and loader finishes with this."""
+    G = G.to(device).eval()
+    G.requires_grad_(False)
+    G.impl = impl if impl is not None else default_impl(device)
+    return G
+
+
 def build_generator(init_kwargs: Mapping[str, Any], state_dict: Mapping[str, Any] | None = None,
-                    device: str | torch.device = "cpu", family: str | None = None) -> torch.nn.Module:
+                    device: str | torch.device = "cpu", family: str | None = None,
+                    impl: str | None = None) -> Any:
     """Build a generator from constructor kwargs (either layout) and load ``state_dict`` strictly.
 
     ``state_dict`` maps official keys to tensors or numpy arrays (None keeps the random init). The
     family is detected from the keys (or the kwargs) unless ``family`` names it. Returns the
-    generator on ``device``, in eval mode, with ``requires_grad`` off; ``G.init_kwargs`` is flat.
+    generator (a :class:`~engine.models.generator.Generator`) on ``device``, in eval mode, with
+    ``requires_grad`` off, using the op implementation ``impl`` (None: the fastest one that passes
+    parity on that device, ``default_impl(device)``); ``G.init_kwargs`` is flat.
     """
     family = family or detect_family(init_kwargs, state_dict)
     cls = _generator_class(family)
@@ -148,6 +161,4 @@ def build_generator(init_kwargs: Mapping[str, Any], state_dict: Mapping[str, Any
     G = cls(**flat)
     if state_dict is not None:
         load_state_dict_strict(G, state_dict)
-    G = G.to(device).eval()
-    G.requires_grad_(False)
-    return G
+    return ready_for(G, device, impl)

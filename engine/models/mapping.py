@@ -19,22 +19,14 @@ import numpy as np
 import torch
 from torch import nn
 
-from engine.errors import NetblendError
 from stylegan_ops import bias_act
+
+from .generator import GeneratorInputError, as_float32
 
 
 def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
     """Scale ``x`` to unit mean square along ``dim``."""
     return x * (x.square().mean(dim=dim, keepdim=True) + eps).rsqrt()
-
-
-def as_float32(value, device: torch.device, what: str) -> torch.Tensor:
-    """A numpy array (any float dtype) or tensor as a float32 tensor on ``device``."""
-    if isinstance(value, torch.Tensor):
-        return value.to(device=device, dtype=torch.float32)
-    if isinstance(value, (np.ndarray, list, tuple)):
-        return torch.as_tensor(np.asarray(value, dtype=np.float32), device=device)
-    raise NetblendError(f"{what} must be a numpy array or a torch tensor, got {type(value).__name__}")
 
 
 class FullyConnectedLayer(nn.Module):
@@ -120,25 +112,25 @@ class MappingNetwork(nn.Module):
         if z.ndim == 1:
             z = z.unsqueeze(0)
         if z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise NetblendError(f"z has shape {tuple(z.shape)} but this model takes [N, {self.z_dim}]; "
+            raise GeneratorInputError(f"z has shape {tuple(z.shape)} but this model takes [N, {self.z_dim}]; "
                                 f"make z with engine.seed_to_z(seed, G.z_dim)")
         if c is None:
             if self.c_dim > 0:
-                raise NetblendError(f"this model is conditional (c_dim={self.c_dim}): pass a class label "
+                raise GeneratorInputError(f"this model is conditional (c_dim={self.c_dim}): pass a class label "
                                     f"c of shape [N, {self.c_dim}] (e.g. a one-hot row)")
             c = torch.zeros([z.shape[0], 0], device=device)
         c = as_float32(c, device, "c")
         if c.ndim == 1:
             c = c.unsqueeze(0)
         if c.ndim != 2 or c.shape[1] != self.c_dim or (self.c_dim > 0 and c.shape[0] not in (1, z.shape[0])):
-            raise NetblendError(f"c has shape {tuple(c.shape)} but this model takes [N, {self.c_dim}] "
+            raise GeneratorInputError(f"c has shape {tuple(c.shape)} but this model takes [N, {self.c_dim}] "
                                 f"with N = {z.shape[0]} like z")
         x = normalize_2nd_moment(z) if self.z_dim > 0 else None  # [N, z_dim]
         if self.c_dim > 0:
             y = normalize_2nd_moment(self.embed(c.expand(z.shape[0], -1)))  # [N, embed_features]
             x = torch.cat([x, y], dim=1) if x is not None else y  # [N, z_dim + embed_features]
         if x is None:
-            raise NetblendError("this model has z_dim = 0 and c_dim = 0: it has no input to map")
+            raise GeneratorInputError("this model has z_dim = 0 and c_dim = 0: it has no input to map")
         return x
 
     def forward(self, z, c=None, truncation_psi: float | torch.Tensor = 1.0,

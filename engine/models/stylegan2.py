@@ -12,25 +12,34 @@ Layout (``R`` = block resolution, 4 .. img_resolution; channels ``min(channel_ba
 - w rows: block ``b{R}`` reads rows ``[k, k + num_conv + num_torgb)`` with ``k`` = convs before it, so
   ``b4.conv1`` = 0, ``b8.conv0`` and ``b4.torgb`` = 1, ``b8.conv1`` = 2, ...; num_ws = convs + 1.
 
-Precision: fp32 everywhere on CPU and MPS. On CUDA the ``num_fp16_res`` highest-resolution blocks run in
-fp16 like the official code (``force_fp32=True`` turns that off); the image is always float32.
+Precision (see :mod:`engine.models.generator`): the ``num_fp16_res`` highest-resolution blocks (settable,
+``G.num_fp16_res``) are fp16 blocks as in the official code; ``G.precision`` says when they compute in
+float16 (``'auto'``: on CUDA only; ``force_fp32=True`` turns it off per call). The ToRGB outputs are
+summed in float32 and the image is always float32.
 """
 
 from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 from torch import nn
 
 from engine.errors import NetblendError
+from engine.models.generator import (
+    NOISE_MODES,
+    GeneratorBase,
+    GeneratorInputError,
+    check_noise_mode,
+    check_ws,
+    uses_half,
+)
 from engine.models.layers import LayerEntry, LayerTable
-from engine.models.mapping import FullyConnectedLayer, MappingNetwork, as_float32
+from engine.models.mapping import FullyConnectedLayer, MappingNetwork
 from stylegan_ops import ACTIVATIONS, bias_act, modulated_conv2d, setup_filter, upsample2d
 
 ARCHITECTURES = ("orig", "skip", "resnet")
-NOISE_MODES = ("const", "random", "none")
+__all__ = ["ARCHITECTURES", "NOISE_MODES", "StyleGAN2Generator", "stylegan2_layer_table"]
 
 
 class SynthesisLayer(nn.Module):
@@ -191,16 +200,25 @@ class SynthesisNetwork(nn.Module):
             raise NetblendError(f"img_resolution {img_resolution} is not a power of two >= 4; "
                                 f"StyleGAN2 models are 4x4, 8x8, ..., 1024x1024")
         self.w_dim, self.img_resolution, self.img_channels = w_dim, img_resolution, img_channels
+        self.impl = "ref"                     # stylegan_ops implementation (set through G.impl)
+        self.precision = "auto"               # when fp16 blocks compute in float16 (see engine.models.generator)
         self.block_resolutions = [2 ** i for i in range(2, log2 + 1)]
         self.channels = {res: min(channel_base // res, channel_max) for res in self.block_resolutions}
-        fp16_resolution = max(2 ** (log2 + 1 - num_fp16_res), 8)
         self.num_ws = 0
         for res in self.block_resolutions:
             block = SynthesisBlock(self.channels[res // 2] if res > 4 else 0, self.channels[res], w_dim, res,
-                                   img_channels, is_last=(res == img_resolution),
-                                   use_fp16=(res >= fp16_resolution), **block_kwargs)
+                                   img_channels, is_last=(res == img_resolution), **block_kwargs)
             self.num_ws += block.num_conv + (block.num_torgb if res == img_resolution else 0)
             setattr(self, f"b{res}", block)
+        self.set_num_fp16_res(num_fp16_res)
+
+    def set_num_fp16_res(self, num_fp16_res: int) -> None:
+        """Mark the last ``num_fp16_res`` blocks (never below 8x8) as fp16 blocks, as the official code does."""
+        log2 = int(round(math.log2(self.img_resolution)))
+        fp16_resolution = max(2 ** (log2 + 1 - num_fp16_res), 8)
+        self.num_fp16_res = num_fp16_res
+        for block in self.blocks():
+            block.use_fp16 = block.resolution >= fp16_resolution
 
     def blocks(self) -> list[SynthesisBlock]:
         """The blocks in synthesis order (b4, b8, ...)."""
@@ -211,18 +229,15 @@ class SynthesisNetwork(nn.Module):
         """Render ws [N, num_ws, w_dim] (tensor or numpy) to a float32 image [N, C, R, R].
 
         ``noise_mode``: const (stored noise) | random | none; ``noise_gain`` scales every layer's noise.
+        fp16 blocks compute in float16 when ``self.precision`` says so and ``force_fp32`` is off.
         """
         if transform is not None:
-            raise NetblendError("StyleGAN2 has no input transform (translate/rotate are StyleGAN3 only); "
-                                "pass transform=None")
-        if noise_mode not in NOISE_MODES:
-            raise NetblendError(f"noise_mode {noise_mode!r} is unknown; use one of {', '.join(NOISE_MODES)}")
+            raise GeneratorInputError("StyleGAN2 has no input transform (translate/rotate are StyleGAN3 only); "
+                                      "pass transform=None")
+        check_noise_mode(noise_mode)
         device = self.blocks()[0].const.device
-        ws = as_float32(ws, device, "ws")
-        if ws.ndim != 3 or tuple(ws.shape[1:]) != (self.num_ws, self.w_dim):
-            raise NetblendError(f"ws has shape {tuple(ws.shape)} but this model takes [N, {self.num_ws}, "
-                                f"{self.w_dim}]; make ws with G.mapping(z)")
-        half = torch.float16 if device.type == "cuda" and not force_fp32 else torch.float32
+        ws = check_ws(ws, self.num_ws, self.w_dim, device)
+        half = torch.float16 if uses_half(self.precision, device, force_fp32) else torch.float32
         x = img = None
         w_idx = 0
         for block in self.blocks():
@@ -234,7 +249,7 @@ class SynthesisNetwork(nn.Module):
         return img.contiguous()  # NCHW, whatever layout the fast ops left it in
 
 
-class StyleGAN2Generator(nn.Module):
+class StyleGAN2Generator(GeneratorBase):
     """The StyleGAN2(-ADA) generator: ``mapping`` (z, c -> ws) and ``synthesis`` (ws -> image)."""
 
     family = "stylegan2"
@@ -251,7 +266,7 @@ class StyleGAN2Generator(nn.Module):
                  mapping_kwargs: dict | None = None,        # MappingNetwork kwargs (num_layers, ...)
                  channel_base: int = 32768,                 # channels = min(channel_base // res, channel_max)
                  channel_max: int = 512,
-                 num_fp16_res: int = 0,                     # fp16 for the N highest resolutions (CUDA only)
+                 num_fp16_res: int = 0,                     # fp16 blocks: the N highest resolutions
                  conv_clamp: float | None = None,           # clamp conv outputs to +-X
                  architecture: str = "skip",                # orig | skip | resnet
                  resample_filter: tuple[float, ...] | list[float] = (1, 3, 3, 1),  # FIR taps for resampling
@@ -280,27 +295,6 @@ class StyleGAN2Generator(nn.Module):
         self.mapping = MappingNetwork(z_dim, c_dim, w_dim, self.num_ws, **mapping_kwargs)
         self.layers = stylegan2_layer_table(self)
         self.eval()
-
-    @property
-    def impl(self) -> str:
-        """The op implementation every layer uses ("ref" = plain PyTorch reference)."""
-        return self.synthesis.blocks()[0].impl
-
-    @impl.setter
-    def impl(self, value: str) -> None:
-        for module in self.modules():
-            if isinstance(module, (FullyConnectedLayer, SynthesisLayer, ToRGBLayer, SkipLayer, SynthesisBlock)):
-                module.impl = value
-
-    def forward(self, z, c=None, truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
-                noise_mode: str = "const", **synthesis_kwargs) -> torch.Tensor:
-        """Map then render: float32 image [N, img_channels, R, R], unclamped."""
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode, **synthesis_kwargs)
-
-    def num_parameters(self) -> int:
-        """Number of learned parameters (buffers not counted)."""
-        return int(sum(np.prod(p.shape) for p in self.parameters()))
 
 
 def _layer_params(prefix: str, layer: nn.Module, kind_of_weight: str) -> list[tuple[str, str]]:

@@ -6,8 +6,9 @@ nested ``synthesis_kwargs`` dict is accepted too). Config R is T with 1x1 convol
 symmetric downsampling filters and doubled ``channel_base``/``channel_max``
 (:func:`stylegan3_kwargs` returns the official training kwargs of either config).
 
-Precision: fp32 everywhere on CPU and MPS. On CUDA the layers the layout marks ``use_fp16`` (the
-``num_fp16_res`` highest sampling rates) run in float16 unless ``force_fp32=True`` is passed.
+Precision (see :mod:`engine.models.generator`): the layers of the ``num_fp16_res`` highest sampling rates
+(settable, ``G.num_fp16_res``; official default 4) are fp16 layers; ``G.precision`` says when they compute
+in float16 (``'auto'``: on CUDA only; ``force_fp32=True`` turns it off per call). The image is float32.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..errors import NetblendError
+from .generator import NOISE_MODES, GeneratorBase, GeneratorInputError, check_noise_mode, check_ws, uses_half
 from .layers import LayerEntry, LayerTable
 from .mapping import MappingNetwork
 from .stylegan3_layers import SynthesisInput, SynthesisLayer, SynthesisLayout, derive_layout
 
-NOISE_MODES = ("const", "random", "none")
+__all__ = ["NOISE_MODES", "StyleGAN3Generator", "build_layer_table", "make_transform", "stylegan3_kwargs"]
+DEFAULT_NUM_FP16_RES = 4              # derive_layout's (and the official StyleGAN3's) default
 # StyleGAN3's own mapping defaults (the shared MappingNetwork defaults to StyleGAN2's 8 layers).
 MAPPING_DEFAULTS = {"num_layers": 2, "w_avg_beta": 0.998}
 
@@ -81,6 +83,7 @@ class SynthesisNetwork(torch.nn.Module):
         self.layout: SynthesisLayout = derive_layout(img_resolution, img_channels, **layout_kwargs)
         self.num_ws = len(self.layout.layers) + 1
         self.impl = "ref"                     # stylegan_ops implementation used by every layer
+        self.precision = "auto"               # when fp16 layers compute in float16 (engine.models.generator)
         self.input = SynthesisInput(w_dim, self.layout.input)
         self.layer_names = []
         filter_size = layout_kwargs.get("filter_size", 6)
@@ -89,27 +92,36 @@ class SynthesisNetwork(torch.nn.Module):
                                    magnitude_ema_beta=magnitude_ema_beta)
             self.add_module(spec.name, layer)
             self.layer_names.append(spec.name)
+        self.set_num_fp16_res(layout_kwargs.get("num_fp16_res", DEFAULT_NUM_FP16_RES))
+
+    def set_num_fp16_res(self, num_fp16_res: int) -> None:
+        """Mark the layers whose sampling rate times ``2**num_fp16_res`` exceeds the image resolution as
+        fp16 layers (the layout's rule, so the constructor's value reproduces ``spec.use_fp16``)."""
+        self.num_fp16_res = num_fp16_res
+        for name in self.layer_names:
+            layer = getattr(self, name)
+            layer.use_fp16 = layer.spec.out_sampling_rate * 2 ** num_fp16_res > self.img_resolution
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "const", transform: torch.Tensor | None = None,
                 noise_gain: float = 1.0, force_fp32: bool = False) -> torch.Tensor:
         """Render. ``noise_mode``/``noise_gain`` are accepted for API symmetry (StyleGAN3 has no noise);
         ``transform`` (3x3) replaces the ``input.transform`` buffer for this call only."""
-        if noise_mode not in NOISE_MODES:
-            raise ValueError(f"noise_mode must be one of {NOISE_MODES}, got {noise_mode!r}")
-        if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
-            raise NetblendError(f"ws must have shape [N, {self.num_ws}, {self.w_dim}] for this model, got "
-                                f"{tuple(ws.shape)}; make ws with G.mapping(z) or a W+ file made for it")
-        rows = ws.to(torch.float32).unbind(dim=1)                            # num_ws x [N, w_dim]
+        check_noise_mode(noise_mode)
+        device = self.input.freqs.device
+        if transform is not None and tuple(getattr(transform, "shape", ())) != (3, 3):
+            raise GeneratorInputError(f"transform must be a 3x3 matrix (engine.models.stylegan3.make_transform), "
+                                      f"got shape {tuple(getattr(transform, 'shape', ()))}")
+        rows = check_ws(ws, self.num_ws, self.w_dim, device).unbind(dim=1)  # num_ws x [N, w_dim]
         x = self.input(rows[0], transform=transform)                         # [N, C0, S0, S0]
+        half = uses_half(self.precision, device, force_fp32)
         for name, w in zip(self.layer_names, rows[1:]):
             layer = getattr(self, name)
-            half = layer.spec.use_fp16 and not force_fp32 and x.device.type == "cuda"
-            x = layer(x, w, dtype=torch.float16 if half else torch.float32, impl=self.impl)
+            x = layer(x, w, dtype=torch.float16 if half and layer.use_fp16 else torch.float32, impl=self.impl)
         x = x.to(torch.float32).contiguous()                                 # [N, 3, R, R] (fast ops may
         return x * self.output_scale if self.output_scale != 1 else x        # leave it channels_last)
 
 
-class StyleGAN3Generator(torch.nn.Module):
+class StyleGAN3Generator(GeneratorBase):
     """The official StyleGAN3 generator's interface and keys: ``mapping`` + ``synthesis``."""
 
     family = "stylegan3"
@@ -134,12 +146,6 @@ class StyleGAN3Generator(torch.nn.Module):
         self.mapping = MappingNetwork(z_dim=z_dim, c_dim=c_dim, w_dim=w_dim, num_ws=self.num_ws,
                                       **mapping_args)
         self._layers: LayerTable | None = None
-
-    def forward(self, z, c=None, truncation_psi: float = 1.0, truncation_cutoff: int | None = None,
-                noise_mode: str = "const", transform: torch.Tensor | None = None) -> torch.Tensor:
-        """z ``[N, z_dim]`` -> image ``[N, 3, R, R]``."""
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode, transform=transform)
 
     @property
     def layers(self) -> LayerTable:

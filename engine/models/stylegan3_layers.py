@@ -174,6 +174,8 @@ def derive_layout(img_resolution: int, img_channels: int, channel_base: int = 32
 class SynthesisInput(torch.nn.Module):
     """Fourier features on a fixed grid, turned and shifted by a style-driven similarity transform."""
 
+    freqs: torch.Tensor
+
     def __init__(self, w_dim: int, spec: InputSpec):
         super().__init__()
         self.spec = spec
@@ -232,6 +234,7 @@ class SynthesisLayer(torch.nn.Module):
                  conv_clamp: float | None = 256, magnitude_ema_beta: float = 0.999):
         super().__init__()
         self.spec = spec
+        self.use_fp16 = spec.use_fp16                  # settable through G.num_fp16_res
         self.conv_clamp = conv_clamp
         self.magnitude_ema_beta = magnitude_ema_beta   # training only; kept for init_kwargs fidelity
         k = spec.conv_kernel

@@ -103,6 +103,52 @@ def test_nan_and_bad_values_are_rejected_and_the_last_good_blend_stays(sg2_pair)
     assert G.coefficients() == before
 
 
+def test_set_blend_values_persist_across_calls_until_reset(sg2_pair):
+    A, B = sg2_pair
+    G = BlendedGenerator(sg2_pair)
+    G.set_blend(resolutions={32: 1.0}, kinds={"torgb": 0.5}, mapping=0.25)
+    G.set_blend(layers={0: 0.5})                                          # names only layer 0
+    rows = G.coefficients()
+    assert rows["synthesis.b4.conv1.weight"] == pytest.approx([0.5, 0.5])
+    assert rows["synthesis.b32.conv0.weight"] == pytest.approx([0.0, 1.0])        # block 32 override kept
+    assert rows["synthesis.b16.torgb.weight"] == pytest.approx([0.5, 0.5])        # kind override kept
+    assert rows["mapping.fc0.weight"] == pytest.approx([0.75, 0.25])               # mapping kept
+    G.set_blend(resolutions={32: None}, kinds={"torgb": None})                     # None drops an override
+    rows = G.coefficients()
+    assert rows["synthesis.b32.conv0.weight"] == pytest.approx([1.0, 0.0])
+    assert rows["synthesis.b16.torgb.weight"] == pytest.approx([1.0, 0.0])
+    assert rows["synthesis.b4.conv1.weight"] == pytest.approx([0.5, 0.5])
+
+    G.set_blend(resolutions={32: 1.0}, kinds={"noise": 1.0})
+    G.set_blend(layers={3: 1.0}, reset=True)                              # A everywhere except layer 3
+    rows = G.coefficients()
+    assert {k: r for k, r in rows.items() if r != [1.0, 0.0]} == {k: [0.0, 1.0] for k in A.layers[3].keys}
+    G.set_blend(resolutions={64: 1.0}, mapping=1.0)
+    assert G.reset_blend() > 0
+    assert all(row == [1.0, 0.0] for row in G.coefficients().values())
+    assert torch.equal(render(G, 1), render(A, 1))                        # really model A again
+
+
+def test_reset_keeps_the_safety_range_and_drops_nway_rows(sg2_pair):
+    A, B = sg2_pair
+    G = BlendedGenerator([A, B, A])
+    G.set_safety(-0.5, 1.5)
+    G.set_weights([0.0, 1.0, 1.0], mode="free")
+    G.set_blend(layers={2: 3.0}, reset=True)
+    rows = G.coefficients()
+    assert rows["synthesis.b8.conv1.weight"] == pytest.approx([-0.5, 1.5, 0.0])   # clamped by the kept range
+    assert rows["synthesis.b16.conv0.weight"] == pytest.approx([1.0, 0.0, 0.0])   # the N-way row is gone
+
+
+def test_a_refused_reset_changes_nothing(sg2_pair):
+    G = BlendedGenerator(sg2_pair)
+    G.set_blend(layers={1: 0.25}, resolutions={16: 1.0})
+    before = G.coefficients()
+    with pytest.raises(NetblendError, match="layer 99"):
+        G.set_blend(layers={99: 1.0}, reset=True)
+    assert G.coefficients() == before
+
+
 def test_safety_range_clamps(sg2_pair):
     G = BlendedGenerator(sg2_pair)
     G.set_safety(-1.0, 2.0)

@@ -194,15 +194,17 @@ def test_numpy_float64_z_is_cast_to_float32():
 def test_impl_selects_the_op_implementation_everywhere():
     G = tiny_generator("resnet")
     ws = G.mapping(np.random.RandomState(0).randn(1, G.z_dim))
+    G.impl = "ref"
+    assert {m.impl for m in G.modules() if hasattr(m, "impl") and m is not G} == {"ref"}
     ref = G.synthesis(ws)
     G.impl = "fast"
     assert {m.impl for m in G.modules() if hasattr(m, "impl") and m is not G} == {"fast"}
     fast = G.synthesis(ws)
     assert torch.allclose(fast, ref, atol=1e-5, rtol=0)
     assert fast.is_contiguous()  # plain NCHW for the uint8 conversion, whatever layout the ops used
-    G.impl = "warp-speed"
     with pytest.raises(ValueError, match="warp-speed"):
-        G.synthesis(ws)
+        G.impl = "warp-speed"
+    assert G.impl == "fast"
 
 
 def test_fp16_blocks_run_in_fp32_on_cpu():

@@ -205,7 +205,7 @@ def test_metadata_and_kwarg_layouts():
     with torch.no_grad():
         img = G(np.random.RandomState(0).randn(1, 8))
         assert img.shape == (1, 3, 16, 16)
-        with pytest.raises(NetblendError, match="ws must have shape"):
+        with pytest.raises(NetblendError, match="ws has shape"):
             G.synthesis(torch.zeros(1, 3, 16))
         with pytest.raises(ValueError, match="noise_mode"):
             G.synthesis(G.mapping(torch.randn(1, 8)), noise_mode="loud")

@@ -215,9 +215,7 @@ def build_from_weights(init_kwargs: dict, state_dict: dict[str, torch.Tensor], d
     G.load_state_dict({k: state_dict[k].to(expected[k].dtype) for k in expected}, strict=True, assign=True)
     if _has_meta_tensors(G):
         return build.build_generator(flat, state_dict, device=device, family=family)
-    G = G.to(device).eval()
-    G.requires_grad_(False)
-    return G
+    return build.ready_for(G, device)
 
 
 def _has_meta_tensors(G: torch.nn.Module) -> bool:
