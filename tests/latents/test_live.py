@@ -152,9 +152,10 @@ def test_files_as_keyframes_and_mix_source(sg2, tmp_path):
 def test_noise_modes_and_triggers(sg2):
     engine = LatentEngine(sg2)
     kw = engine.synthesis_kwargs(values(noise_mode="random", noise_strength=0.5), at(0.0))
-    assert kw == {"noise_mode": "random", "noise_gain": 0.5, "transform": None}
+    assert kw["noise_mode"] == "random" and kw["transform"] is None
+    assert kw["noise_gain"].shape == () and float(kw["noise_gain"]) == 0.5      # a device tensor
     v = values(noise_mode="animated", noise_strength=1.0, period=2.0)
-    gains = [engine.synthesis_kwargs(v, at(t))["noise_gain"] for t in (0.0, 1.0, 2.0)]
+    gains = [float(engine.synthesis_kwargs(v, at(t))["noise_gain"]) for t in (0.0, 1.0, 2.0)]
     assert gains == pytest.approx([0.0, 2.0, 0.0])
     registry = ParamRegistry()
     registry.add_all(params(sg2))
@@ -207,10 +208,12 @@ def test_stylegan3_transform_parameters_render_the_official_image(sg3, oracle):
     tx, ty = (float(v) for v in ref["xform_translate"])
     v = values(seed=1, xform_x=tx, xform_y=ty, xform_angle=float(ref["xform_angle_deg"]))
     engine = LatentEngine(sg3)
+    ws = engine.ws(v, at(0.0))
     kwargs = engine.synthesis_kwargs(v, at(0.0))
-    assert engine.synthesis_kwargs(v, at(1.0))["transform"] is kwargs["transform"]   # uploaded once
+    assert engine.synthesis_kwargs(v, at(1.0))["transform"] is kwargs["transform"]   # one device tensor
     with torch.no_grad():
-        img = sg3.synthesis(engine.ws(v, at(0.0)), **kwargs)
+        img = sg3.synthesis(ws, **kwargs)
     expected = ref["img_s1_psi1.0_xform"]
     assert np.abs(img.numpy() - expected).max() <= 2e-5 * max(1.0, np.abs(expected).max())
-    assert engine.synthesis_kwargs(values(seed=1), at(0.0))["transform"] is None
+    still = engine.synthesis_kwargs(values(seed=1), at(0.0))["transform"]
+    assert torch.equal(still, sg3.synthesis.input.transform)          # no transform: the model's own
