@@ -150,6 +150,9 @@ class WeightStacks:
             self.local[j] = filled[seg]
             filled[seg] += size
         total = int(self.offsets[-1])
+        # plain int lists for the device half: a traced write reads them as constants, not as tensors
+        self._offset, self._local, self._segment = (self.offsets.tolist(), self.local.tolist(),
+                                                    self.segment.tolist())
         with torch.no_grad(), torch.inference_mode(False):     # normal tensors, even from a loader thread
             self.stack = torch.empty(self.num_models, total, device=self.device)              # [K, total]
             self.flats = [torch.empty(1, n, device=self.device) for n in filled]
@@ -174,9 +177,8 @@ class WeightStacks:
     def live_view(self, first: int, last: int | None = None) -> torch.Tensor:
         """The live values of keys ``first..last`` (one segment) as a ``[1, n]`` view of their flat buffer."""
         last = first if last is None else last
-        seg = int(self.segment[first])
-        a, n = int(self.local[first]), int(self.offsets[last + 1] - self.offsets[first])
-        return self.flats[seg].narrow(1, a, n)
+        n = self._offset[last + 1] - self._offset[first]
+        return self.flats[self._segment[first]].narrow(1, self._local[first], n)
 
     def runs(self, rows: np.ndarray) -> list[tuple[int, int]]:
         """``(first, last)`` key indices of each run of consecutive changed keys sharing one row (a run
@@ -205,24 +207,47 @@ class WeightStacks:
         self._channels.configure(*key)
         self.previous[self.segment == 0] = np.nan
 
+    def static_runs(self) -> list[tuple[int, int]]:
+        """Runs that always share a row whatever the values: consecutive keys of one layer, kind, block
+        and network part. Writing all of them is a full blend write of fixed shape (what a compiled or
+        graph-captured frame would replay with new rows)."""
+        table = self.live.layers
+        attrs = [(int(self.segment[j]), table.layer_of(k), table.kind_of(k), block_resolution(table, k))
+                 for j, k in enumerate(self.keys)]
+        runs, first = [], 0
+        for j in range(1, len(self.keys) + 1):
+            if j == len(self.keys) or attrs[j] != attrs[first]:
+                runs.append((first, j - 1))
+                first = j
+        return runs
+
     @torch.no_grad()
     def write(self, rows: np.ndarray) -> int:
         """Write every key whose row changed since the last call; returns how many keys were written.
 
-        Each run is ``matmul(row [1, K], stack[:, a:b], out=live[:, a:b])``: BLAS, ~20x faster here
-        than ``torch.lerp``, and exact for one-hot rows (``1 * a + 0 * b == a``). With a channel
-        fraction below 1 the unselected channels of a synthesis run are then reset to model A.
+        Host half: compare with the previous rows, send the rows with one non-blocking copy; device
+        half: :meth:`write_runs`.
         """
         runs = self.runs(rows)
         if not runs:
             return 0
-        source = self._rows.write(rows)                                                        # [nk, K]
-        channels = self._channels if self._channels is not None and self._channels.active else None
-        for first, last in runs:
-            a, b = int(self.offsets[first]), int(self.offsets[last + 1])
-            out = self.live_view(first, last)                                                  # [1, b - a]
-            torch.matmul(source.narrow(0, first, 1), self.stack.narrow(1, a, b - a), out=out)
-            if channels is not None and self.segment[first] == 0:
-                channels.restrict(out, int(self.local[first]), self.stack.select(0, 0).narrow(0, a, b - a))
+        self._rows.write(rows)                                                                 # [nk, K]
+        self.write_runs(runs)
         self.previous = rows.copy()
         return sum(last - first + 1 for first, last in runs)
+
+    @torch.no_grad()
+    def write_runs(self, runs: Sequence[tuple[int, int]]) -> None:
+        """Device half: each run is ``matmul(row [1, K], stack[:, a:b], out=live[:, a:b])`` with the row
+        read from the device rows tensor: BLAS, ~20x faster here than ``torch.lerp``, and exact for
+        one-hot rows (``1 * a + 0 * b == a``). With a channel fraction below 1 the unselected channels
+        of a synthesis run are then reset to model A. No host sync; a fixed ``runs`` list traces to one
+        graph whatever the row values."""
+        source = self._rows.tensor                                                             # [nk, K]
+        channels = self._channels if self._channels is not None and self._channels.active else None
+        for first, last in runs:
+            a, b = self._offset[first], self._offset[last + 1]
+            out = self.live_view(first, last)                                                  # [1, b - a]
+            torch.matmul(source.narrow(0, first, 1), self.stack.narrow(1, a, b - a), out=out)
+            if channels is not None and self._segment[first] == 0:
+                channels.restrict(out, self._local[first], self.stack.select(0, 0).narrow(0, a, b - a))

@@ -70,10 +70,12 @@ class StagedUpload:
         for _ in range(depth):
             if self.device.type == "cuda":
                 host = torch.empty(self.shape, dtype=dtype, pin_memory=True)
-            else:
-                host = torch.from_numpy(np.zeros(self.shape, dtype=np_dtype))
+                view = host.numpy()
+            else:                             # MPS copies from pageable memory asynchronously
+                view = np.zeros(self.shape, dtype=np_dtype)
+                host = torch.from_numpy(view)
             self._staging.append(host)
-            self._views.append(host.numpy())
+            self._views.append(view)
         self._recorded = [False] * depth
 
     def write(self, values: Any) -> torch.Tensor:

@@ -38,7 +38,7 @@ import torch
 
 from ..core.clock import FrameTime
 from ..core.uploads import StagedUpload
-from .directions import DirectionConfig
+from .directions import DirectionConfig, DirectionSet
 from .files import fit_latent, load_latent
 from .seeds import _module_device
 from .steering import LIVE_COUNT, SOURCES, LiveDirections
@@ -113,18 +113,19 @@ class LatentEngine:
 
     ``models``: the source models of the show (A, B, ...) for ``latent.dir.source`` a and b (default:
     ``G`` for both). ``directions``: how their directions are computed (read from the cache, or
-    computed once and cached, here at load); ``None`` leaves ``latent.dir.*`` without effect.
+    computed once and cached, here at load), or ready sets ``{"a": DirectionSet, "b": ...}``;
+    ``None`` leaves ``latent.dir.*`` without effect.
     """
 
     def __init__(self, G, device: torch.device | str | None = None, models: Sequence | None = None,
-                 directions: DirectionConfig | None = DirectionConfig()) -> None:
+                 directions: DirectionConfig | Mapping[str, DirectionSet] | None = DirectionConfig()) -> None:
         self.G = G
         self.device = torch.device(device) if device is not None else _module_device(G)
         self.family = getattr(G, "family", "stylegan2")
         self.keyframes: list[Keyframe] = []
         self.mix_source: torch.Tensor | None = None
         self.table = LatentTable(G, self.device)
-        self.directions = LiveDirections(G, self.device, models, directions) if directions else None
+        self.directions = LiveDirections(G, self.device, models, directions) if directions is not None else None
         self._scalars = StagedUpload((len(SCALARS),), self.device)
         self._host = np.zeros(len(SCALARS), dtype=np.float32)
         self._timer = WalkTimer()
@@ -287,14 +288,14 @@ class LatentEngine:
         if mode == "noise":
             loop = _cached(self._noise, key, lambda: NoiseLoop(dim, walk_seed, harmonics=HARMONICS))
             if self._sent.get(("noise", dim)) is not loop:
-                self._noise_basis[dim].write(loop.host_basis)
+                self._noise_basis[dim].write(loop.basis)
                 self._sent["noise", dim] = loop
             self._host[SCALARS["noise.0"]:SCALARS["noise.0"] + 2 * HARMONICS] = loop.coefficients(loop_phase(tau))
             return 0.0
         walk = _cached(self._random, key, lambda: RandomWalk(dim, config=RandomWalkConfig(seed=walk_seed)))
         x0, x1, f = walk.ends(tau, self._value(values, "latent.walk.momentum"))
         if walk.moved or self._sent.get(("random", dim)) is not walk:
-            self._random_ends[dim].write(torch.stack([x0, x1]))
+            self._random_ends[dim].write(np.stack([x0, x1]))
             self._sent["random", dim] = walk
             walk.moved = False
         return f

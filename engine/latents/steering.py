@@ -19,12 +19,20 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 
 from ..core.uploads import StagedUpload
-from .directions import DirectionConfig, DirectionSet, affine_keys, directions_for, directions_from, sample_inputs
+from .directions import (
+    METHODS,
+    DirectionConfig,
+    DirectionSet,
+    affine_keys,
+    directions_for,
+    directions_from,
+    sample_inputs,
+)
 from .seeds import weights_version
 
 log = logging.getLogger("netblend")
@@ -45,17 +53,26 @@ class LiveDirections:
     """The scaled direction basis a frame reads, for source ``a``, ``b`` or ``blend``."""
 
     def __init__(self, G, device: torch.device, models: Sequence | None = None,
-                 config: DirectionConfig = DirectionConfig(), count: int = LIVE_COUNT) -> None:
+                 config: DirectionConfig | Mapping[str, DirectionSet] = DirectionConfig(),
+                 count: int = LIVE_COUNT) -> None:
+        """``config``: how to compute the directions of ``models`` A and B (cached), or ready sets
+        ``{"a": DirectionSet, "b": DirectionSet}`` (e.g. files written by ``netblend directions``)."""
         self.G = G
         self.device = device
-        self.config = config
         self.count = count
         self.basis = StagedUpload((count, G.w_dim), device)                     # [count, w_dim]
-        models = list(models) if models else [G]
-        a = models[0]
-        b = models[1] if len(models) > 1 else a
-        self.sets: dict[str, DirectionSet] = {"a": directions_for(a, config)}
-        self.sets["b"] = self.sets["a"] if b is a else directions_for(b, config)
+        if isinstance(config, Mapping):
+            self.sets: dict[str, DirectionSet] = {"a": config["a"], "b": config.get("b", config["a"])}
+            found = self.sets["a"]
+            config = DirectionConfig(method=found.method if found.method in METHODS else "sefa",
+                                     layers=found.layers or None, normalize=found.normalize)
+        else:
+            models = list(models) if models else [G]
+            a = models[0]
+            b = models[1] if len(models) > 1 else a
+            self.sets = {"a": directions_for(a, config)}
+            self.sets["b"] = self.sets["a"] if b is a else directions_for(b, config)
+        self.config = config
         self.source: str | None = None
         self.captures = 0                                                       # blend decompositions started
         self._keys = affine_keys(G, config.layers, config.torgb) if config.method == "sefa" else []

@@ -97,21 +97,20 @@ def circle(a: torch.Tensor, b: torch.Tensor, phase: float) -> torch.Tensor:
 class NoiseLoop:
     """Smooth periodic noise, unit variance per component: ``sum_k g_k (A_k cos 2pi k p + B_k sin 2pi k p)``.
 
-    ``A_k, B_k`` are fixed normal vectors drawn from ``seed`` on the CPU (the same loop on every
-    device); gains ``g_k ~ 1/k`` (normalised so the squared gains sum to 1) keep it smooth. The walk
-    uses the loop minus its value at phase 0, ``coefficients(p) @ basis``: the host computes the
+    ``A_k, B_k`` are fixed normal vectors drawn from ``seed`` on the host (numpy: the same loop on
+    every device); gains ``g_k ~ 1/k`` (normalised so the squared gains sum to 1) keep it smooth. The
+    walk uses the loop minus its value at phase 0, ``coefficients(p) @ basis``: the host computes the
     ``2H`` coefficients (exactly 0 at phase 0, so the loop starts and closes exactly at its centre),
     the device one small matmul.
     """
 
-    def __init__(self, dim: int, seed: int, device: torch.device | str = "cpu", harmonics: int = 4):
-        gen = torch.Generator().manual_seed(int(seed) % (2 ** 63))
+    def __init__(self, dim: int, seed: int, harmonics: int = 4):
+        rng = np.random.default_rng(int(seed) % (2 ** 63))
         self.dim, self.harmonics = dim, harmonics
-        self.host_basis = torch.randn(2 * harmonics, dim, generator=gen)        # [2H, dim] on the CPU
+        self.basis = rng.standard_normal((2 * harmonics, dim)).astype(np.float32)   # [2H, dim]
         k = np.arange(1, harmonics + 1, dtype=np.float64)
-        gains = (1.0 / k) / np.sqrt(np.sum((1.0 / k) ** 2))
-        self.k, self.gains = k, gains
-        self.basis = self.host_basis.to(device)                                 # for offset()
+        self.k = k
+        self.gains = (1.0 / k) / np.sqrt(np.sum((1.0 / k) ** 2))
 
     def coefficients(self, phase: float) -> np.ndarray:
         """float32 ``[2H]``: the loop at ``phase`` minus the loop at phase 0, as basis coefficients."""
@@ -120,9 +119,8 @@ class NoiseLoop:
         return coeffs.astype(np.float32)
 
     def offset(self, phase: float) -> torch.Tensor:
-        """Noise at ``phase`` minus the noise at phase 0: ``[dim]``, exactly 0 at phase 0."""
-        coeffs = torch.from_numpy(self.coefficients(phase)).to(self.basis.device)
-        return coeffs @ self.basis                                             # [dim]
+        """Noise at ``phase`` minus the noise at phase 0: CPU ``[dim]``, exactly 0 at phase 0."""
+        return torch.from_numpy(self.coefficients(phase) @ self.basis)
 
 
 @dataclass
@@ -139,41 +137,40 @@ class RandomWalk:
     toward the centre over about one period) and ``g`` chosen so each component has unit variance.
     Between grid points the position is interpolated linearly. Asking for an earlier time restarts
     from step 0, so the state at a time depends only on that time, the momentum (and its changes)
-    and the seed. The steps run on the host (CPU tensors, a CPU generator): ``ends(tau, momentum)``
-    gives the two grid points around ``tau`` and the fraction between them.
+    and the seed. The steps run on the host (numpy, seeded: the same path on every device);
+    ``ends(tau, momentum)`` gives the two grid points around ``tau`` and the fraction between them.
     """
 
-    def __init__(self, dim: int, device: torch.device | str = "cpu", config: RandomWalkConfig | None = None):
+    def __init__(self, dim: int, config: RandomWalkConfig | None = None):
         self.dim = dim
-        self.device = torch.device(device)
         self.config = config or RandomWalkConfig()
         self.reset(0.0)
 
     def reset(self, momentum: float) -> None:
         """Back to step 0 (the centre) with a freshly seeded generator."""
-        self._gen = torch.Generator().manual_seed(int(self.config.seed) % (2 ** 63))
+        self._rng = np.random.default_rng(int(self.config.seed) % (2 ** 63))
         self._momentum = momentum
         self._step = 0
-        self._x = torch.zeros(self.dim)                                        # [dim]
-        self._v = torch.randn(self.dim, generator=self._gen)
-        self._x_next: torch.Tensor | None = None
-        self.moved = True                                                      # the ends changed
+        self._x = np.zeros(self.dim, dtype=np.float32)                            # [dim]
+        self._v = self._rng.standard_normal(self.dim)
+        self._x_next: np.ndarray | None = None
+        self.moved = True                                                          # the ends changed
 
-    def _advance(self, x: torch.Tensor) -> torch.Tensor:
+    def _advance(self, x: np.ndarray) -> np.ndarray:
         m = self._momentum
         r = math.exp(-1.0 / self.config.steps_per_unit)
-        e = torch.randn(self.dim, generator=self._gen)                        # [dim]
+        e = self._rng.standard_normal(self.dim)                                   # [dim]
         self._v = self._v * m + e * math.sqrt(max(1.0 - m * m, 0.0))
         # correlated velocities inflate the variance of x by (1 + r m) / (1 - r m): scale it back to 1
         gain = math.sqrt((1.0 - r * r) * (1.0 - r * m) / (1.0 + r * m))
-        return x * r + self._v * gain
+        return (x * r + self._v * gain).astype(np.float32)
 
-    def ends(self, tau: float, momentum: float) -> tuple[torch.Tensor, torch.Tensor, float]:
-        """The grid points ``(x_k, x_k+1)`` (CPU ``[dim]``) around walk time ``tau`` and the fraction.
+    def ends(self, tau: float, momentum: float) -> tuple[np.ndarray, np.ndarray, float]:
+        """The grid points ``(x_k, x_k+1)`` (float32 ``[dim]``) around walk time ``tau`` and the fraction.
 
         A momentum change applies to the steps still to come (no jump); the path therefore depends on
         the momentum's history, which a recorded control log replays exactly. :attr:`moved` tells
-        whether the ends changed since the last call that cleared it.
+        whether the ends changed since the caller last cleared it.
         """
         pos = max(tau, 0.0) * self.config.steps_per_unit
         step = math.floor(pos)
@@ -191,6 +188,6 @@ class RandomWalk:
         return self._x, self._x_next, pos - step
 
     def offset(self, tau: float, momentum: float) -> torch.Tensor:
-        """Offset ``[dim]`` from the centre at walk time ``tau`` (0 at tau = 0), on the walk's device."""
+        """Offset ``[dim]`` (CPU) from the centre at walk time ``tau`` (0 at tau = 0)."""
         x, x_next, f = self.ends(tau, momentum)
-        return torch.lerp(x, x_next, f).to(self.device)
+        return torch.lerp(torch.from_numpy(x), torch.from_numpy(x_next), f)
