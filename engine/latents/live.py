@@ -43,7 +43,17 @@ from .files import fit_latent, load_latent
 from .seeds import _module_device
 from .steering import LIVE_COUNT, SOURCES, LiveDirections
 from .table import LatentTable
-from .walks import EASINGS, NoiseLoop, RandomWalk, RandomWalkConfig, ease, loop_phase, segment, slerp
+from .walks import (
+    EASINGS,
+    NoiseLoop,
+    RandomWalk,
+    RandomWalkConfig,
+    WalkTimer,
+    ease,
+    loop_phase,
+    segment,
+    slerp,
+)
 
 WALK_MODES = ("off", "lerp", "slerp", "noise", "circle", "random")
 WALK_SPACES = ("z", "w")
@@ -87,25 +97,6 @@ class Keyframe:
     seed: int | None = None
     ws: torch.Tensor | None = None
     label: str = ""
-
-
-class WalkTimer:
-    """Walk time ``tau`` in periods: ``time / period`` while the period holds; a period change keeps
-    ``tau`` continuous from that moment (no jump); time running backwards restarts from 0."""
-
-    def __init__(self) -> None:
-        self._state: tuple[float, float, float, bool] | None = None   # (time0, tau0, period, beats)
-        self._last = -math.inf
-
-    def __call__(self, time: float, period: float, beats: bool) -> float:
-        period = max(period, 1e-6)
-        state = self._state
-        if state is None or time < self._last or beats != state[3]:
-            state = (0.0, 0.0, period, beats)
-        elif period != state[2]:
-            state = (time, state[1] + (time - state[0]) / state[2], period, beats)
-        self._state, self._last = state, time
-        return state[1] + (time - state[0]) / state[2]
 
 
 class LatentEngine:

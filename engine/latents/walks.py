@@ -5,6 +5,7 @@ steps) happens on the host, where the clock lives, and yields a few numbers per 
 (:func:`lerp`, :func:`slerp`, a small matmul) takes them as tensors, so it never reads a value back,
 never branches on one, and traces to one graph whatever the values (no recompiles).
 
+- :class:`WalkTimer`: walk time in periods, continuous across period changes.
 - :func:`segment`: which keyframe pair and how far along it, looping over ``count`` keyframes.
 - :func:`lerp` / :func:`slerp`: between two latents along the last dimension, the fraction a float
   or a device tensor; slerp keeps the norm (it moves the direction on the sphere and interpolates the
@@ -56,6 +57,26 @@ def segment(tau: float, count: int | None) -> tuple[int, float]:
     k = math.floor(tau)
     f = tau - k
     return (k % count if count else k), f
+
+
+class WalkTimer:
+    """Walk time ``tau`` in periods: ``time / period`` while the period holds; a period change keeps
+    ``tau`` continuous from that moment (no jump); time running backwards restarts from 0."""
+
+    def __init__(self) -> None:
+        self._state: tuple[float, float, float, bool] | None = None   # (time0, tau0, period, beats)
+        self._last = -math.inf
+
+    def __call__(self, time: float, period: float, beats: bool) -> float:
+        period = max(period, 1e-6)
+        state = self._state
+        if state is None or time < self._last or beats != state[3]:
+            state = (0.0, 0.0, period, beats)
+        elif period != state[2]:
+            state = (time, state[1] + (time - state[0]) / state[2], period, beats)
+        self._state, self._last = state, time
+        return state[1] + (time - state[0]) / state[2]
+
 
 
 def lerp(a: torch.Tensor, b: torch.Tensor, f: float | torch.Tensor) -> torch.Tensor:

@@ -177,27 +177,46 @@ def test_input_transform_matches_the_official_buffer(oracle):
 
 
 @pytest.mark.gpu
-def test_no_host_sync_per_frame(sg2, device):
+def test_no_host_sync_per_frame(sg2, oracle, device):
+    """The real-device twin of tests/latents/test_frame_sync.py: latents + blend under sync debug mode."""
     if device != "cuda":
         pytest.skip("sync debug mode is CUDA only")
-    G = sg2.to(device)
-    engine = LatentEngine(G, device)
+    import copy
+
+    from engine.blend.generator import BlendedGenerator
+    from engine.blend.masks import compose
+    from tests.conftest import oracle_generator
+
+    A, B = copy.deepcopy(sg2).to(device), oracle_generator(oracle, "sg2_64_B").to(device)
+    blended = BlendedGenerator([A, B])
+    engine = LatentEngine(blended, device, models=[A, B])
     engine.set_keyframes([1, 2, 3])
     clock = FakeClock(fps=60)
-    for mode in WALK_MODES:                            # warm: the seed bank maps each seed once
-        v = values(seed=1, mode=mode, period=0.2, mix_amount=0.5, psi=0.7)
-        for _ in range(30):
-            engine.ws(v, clock.tick())
+    n = len(blended.layers)
+
+    def frame(v):
+        ft = clock.tick()
+        blended.apply(compose(v, n))
+        engine.synthesis_kwargs(v, ft)
+        return engine.ws(v, ft)
+
+    for mode in WALK_MODES:                            # warm: first uses allocate and upload
+        for space in ("z", "w"):
+            v = values(seed=1, mode=mode, space=space, period=0.2, mix_amount=0.5, psi=0.7)
+            for i in range(10):
+                frame({**v, "blend.channel.fraction": 0.5, "latent.dir.0": 1.0, "blend.layer.2": 0.1 * i})
+    torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
         for mode in WALK_MODES:
             for space in ("z", "w"):
-                v = values(seed=1, mode=mode, space=space, period=0.2, mix_amount=0.5, psi=0.7)
-                for _ in range(5):
-                    engine.ws(v, clock.tick())
+                for i in range(5):
+                    v = values(seed=1 + i, mode=mode, space=space, period=0.2, mix_amount=0.1 * i, psi=0.7)
+                    frame({**v, "blend.layer.2": 0.2 * i, "blend.mapping": 0.1 * i, "latent.dir.1": 0.3 * i,
+                           "latent.dir.source": float(i % 2), "blend.channel.fraction": 0.4 + 0.1 * i})
     finally:
         torch.cuda.set_sync_debug_mode("default")
-        sg2.to("cpu")
+    engine.close()
 
 
 def test_stylegan3_transform_parameters_render_the_official_image(sg3, oracle):
