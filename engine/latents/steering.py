@@ -24,6 +24,7 @@ from collections.abc import Mapping, Sequence
 import torch
 
 from ..core.uploads import StagedUpload
+from ..errors import LatentFileError
 from .directions import (
     METHODS,
     DirectionConfig,
@@ -63,6 +64,10 @@ class LiveDirections:
         self.basis = StagedUpload((count, G.w_dim), device)                     # [count, w_dim]
         if isinstance(config, Mapping):
             self.sets: dict[str, DirectionSet] = {"a": config["a"], "b": config.get("b", config["a"])}
+            for name, given in self.sets.items():
+                if given.directions.shape[1] != G.w_dim:
+                    raise LatentFileError(f"directions for model {name.upper()} have w_dim="
+                                          f"{given.directions.shape[1]}; this model needs w_dim={G.w_dim}")
             found = self.sets["a"]
             config = DirectionConfig(method=found.method if found.method in METHODS else "sefa",
                                      layers=found.layers or None, normalize=found.normalize)

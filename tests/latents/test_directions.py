@@ -200,3 +200,12 @@ def test_direction_parameters_are_declared(oracle):
     assert registry.set("latent.dir.source", "blend") == 2.0
     assert registry.set("latent.dir.3", 99.0) == 10.0                    # clamped to the range
     assert registry.get("latent.dir.end") == G.num_ws
+
+
+def test_ready_direction_sets_must_fit_the_model(oracle):
+    from tests.conftest import oracle_generator
+
+    G = oracle_generator(oracle, "sg2_64_A")                              # w_dim 128
+    wrong = directions_for(tiny_generator(), DirectionConfig(count=3, samples=40))   # w_dim 32
+    with pytest.raises(LatentFileError, match="directions for model A have w_dim=32; this model needs w_dim=128"):
+        LatentEngine(G, directions={"a": wrong})
