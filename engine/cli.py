@@ -21,6 +21,8 @@ COMMANDS = {
     "convert": "convert a model to netblend's fast, safe format",
     "blend": "write a blended model: netblend blend A B --mask SPEC -o OUT",
     "project": "project a photo into W or W+ (writes the projector's .npz)",
+    "directions": "latent directions of a model (SeFa or GANSpace) as .npz, cached for the live engine",
+    "pairs": "image pairs (A | blend) for distilling a blend into pix2pix: netblend pairs A B --mask SPEC -o DIR",
     "sinks": "list the outputs and whether each is available here",
     "osc": "print the OSC address table (for TouchDesigner, TouchOSC, Max)",
     "midi": "list MIDI ports; `netblend midi learn PARAM` writes a binding",

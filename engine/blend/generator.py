@@ -287,6 +287,7 @@ class BlendedGenerator:
         tg.resolutions = {self._resolution(r): tg.row(t, others) for r, t in state.resolutions}
         tg.kinds = {kind: (tg.row(v, others), amount) for kind, v, amount in state.kinds}
         tg.safety = state.safety
+        self._stacks.set_channels(*state.channels)
         self._last_state = state
         self.keys_written = self._refresh()
         return self.keys_written

@@ -21,6 +21,9 @@ Composition rule (what a performer hears when two controls touch one layer), per
    kind (``conv``, ``bias``, ``affine``, ``torgb``, ``noise``, ``const``, ``stat``).
 5. **mapping**: every ``mapping.*`` key, ``w_avg`` included, takes ``blend.mapping`` alone.
 6. **safety**: every result is clamped to ``[blend.safety.min, blend.safety.max]``.
+7. **channels**: within each synthesis layer only ``blend.channel.fraction`` of the output channels
+   take the result, chosen by ``blend.channel.order`` (most or least changed by fine-tuning first, or
+   a random order from ``blend.channel.seed``); the others stay model A (:mod:`engine.blend.channels`).
 
 EZ presets (:func:`interpolate`, :func:`crossover`, :func:`coarse`, :func:`medium`, :func:`fine`,
 :func:`ramp_up`, :func:`ramp_down`, :func:`inverse`) and :func:`panic_values` return complete
@@ -39,6 +42,7 @@ from ..errors import NetblendError
 
 BLEND_KINDS = ("conv", "bias", "affine", "torgb", "noise", "const", "stat")
 DIRECTIONS = ("up", "down")
+CHANNEL_ORDERS = ("most", "least", "random")    # = engine.blend.channels.ORDERS (kept torch-free here)
 SAFETY_DEFAULT = (-2.0, 3.0)
 SAFETY_LIMIT = (-10.0, 11.0)       # the widest safety range a performer can dial in
 HARD_WIDTH = 1e-3                  # curve widths below this are a hard step
@@ -59,6 +63,7 @@ class BlendState:
     resolutions: tuple[tuple[int, float], ...] = ()    # (block resolution, t) overrides
     safety: tuple[float, float] = SAFETY_DEFAULT       # (lo, hi) applied after every override
     models: tuple[float, ...] = ()                     # weights of models C, D, ... on every synthesis layer
+    channels: tuple[float, str, int] = (1.0, "most", 0)  # (fraction, order, seed) of channel-wise blending
 
 
 def finite(name: str, value: object) -> float:
@@ -100,6 +105,11 @@ def params(num_layers: int, num_models: int = 2) -> list[ParamSpec]:
         ParamSpec("blend.safety.min", SAFETY_DEFAULT[0], lo, 0.0, doc="lowest t allowed (overblend)"),
         ParamSpec("blend.safety.max", SAFETY_DEFAULT[1], 1.0, hi, doc="highest t allowed (overblend)"),
         ParamSpec("blend.panic", 0.0, kind="trigger", doc="back to model A at once"),
+        ParamSpec("blend.channel.fraction", 1.0, 0.0, 1.0, smoothing=0.05,
+                  doc="fraction of each layer's output channels that blend (1 = all, 0 = model A)"),
+        ParamSpec("blend.channel.order", 0.0, kind="choice", choices=CHANNEL_ORDERS,
+                  doc="which channels blend first: most / least changed by fine-tuning, or random"),
+        ParamSpec("blend.channel.seed", 0.0, 0.0, 2 ** 31 - 1, kind="int", doc="seed of the random order"),
     ]
     specs += [ParamSpec(f"blend.model.{k}", 0.0, lo, hi, smoothing=0.05,
                         doc=f"weight of model {chr(ord('A') + k)} on every layer (A + t(B - A) + w(M - A))")
@@ -141,6 +151,15 @@ def _direction(value: object) -> str:
     return DIRECTIONS[min(max(index, 0), len(DIRECTIONS) - 1)]
 
 
+def _choice(name: str, value: object, choices: tuple[str, ...]) -> str:
+    if isinstance(value, str):
+        if value not in choices:
+            raise MaskError(f"{name}: {value!r} is not one of {', '.join(choices)}")
+        return value
+    index = int(round(finite(name, value)))
+    return choices[min(max(index, 0), len(choices) - 1)]
+
+
 def _clamp(v: float, lo: float, hi: float) -> float:
     return min(max(v, lo), hi)
 
@@ -170,7 +189,11 @@ def compose(values: Mapping[str, object], num_layers: int,
     res = tuple(sorted((int(r), _clamp(finite(f"resolution {r}", t), lo, hi))
                        for r, t in (resolutions or {}).items()))
     models = tuple(_clamp(get(f"blend.model.{k}", 0.0), lo, hi) for k in range(2, num_models))
-    return BlendState(layers, _clamp(get("blend.mapping", 0.0), lo, hi), tuple(kinds), res, (lo, hi), models)
+    channels = (_clamp(get("blend.channel.fraction", 1.0), 0.0, 1.0),
+                _choice("blend.channel.order", values.get("blend.channel.order", 0.0), CHANNEL_ORDERS),
+                int(get("blend.channel.seed", 0.0)))
+    return BlendState(layers, _clamp(get("blend.mapping", 0.0), lo, hi), tuple(kinds), res, (lo, hi), models,
+                      channels)
 
 
 # ------------------------------------------------------------------------------- EZ presets

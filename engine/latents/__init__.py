@@ -7,16 +7,18 @@ frame's values and time into W+ on the device.
 from __future__ import annotations
 
 from ..core.params import ParamSpec
+from .directions import DirectionConfig, DirectionSet, directions_for, load_directions, save_directions
 from .files import load_latent, save_latent
 from .live import NOISE_MODES, WALK_MODES, WALK_SPACES, LatentEngine, input_transform
 from .mixing import group_rows
 from .seeds import SeedBank, seed_to_z, truncate
+from .steering import LIVE_COUNT, SOURCES
 from .walks import EASINGS
 
 __all__ = [
-    "EASINGS", "NOISE_MODES", "WALK_MODES", "WALK_SPACES", "LatentEngine", "SeedBank", "group_rows",
-    "input_transform", "load_latent", "params", "save_latent",
-    "seed_to_z", "truncate",
+    "EASINGS", "NOISE_MODES", "WALK_MODES", "WALK_SPACES", "DirectionConfig", "DirectionSet", "LatentEngine",
+    "SeedBank", "directions_for", "group_rows", "input_transform", "load_directions", "load_latent", "params",
+    "save_directions", "save_latent", "seed_to_z", "truncate",
 ]
 
 MAX_SEED = 2 ** 32 - 1
@@ -49,6 +51,16 @@ def params(G) -> list[ParamSpec]:
         ParamSpec("latent.walk.easing", float(EASINGS.index("cosine")), kind="choice", choices=EASINGS,
                   doc="easing between keyframes"),
         ParamSpec("latent.walk.momentum", 0.9, 0.0, 0.999, doc="random walk momentum"),
+    ]
+    specs += [ParamSpec(f"latent.dir.{k}", 0.0, -10.0, 10.0, smoothing=0.05,
+                        doc=f"move along latent direction {k}, in spreads (the std of W along it)")
+              for k in range(LIVE_COUNT)]
+    specs += [
+        ParamSpec("latent.dir.start", 0.0, 0.0, num_ws, kind="int", doc="first W+ row the directions move"),
+        ParamSpec("latent.dir.end", float(num_ws), 0.0, num_ws, kind="int",
+                  doc="W+ row after the last moved (0 = all)"),
+        ParamSpec("latent.dir.source", 0.0, kind="choice", choices=SOURCES,
+                  doc="directions of model A, model B or the current blend"),
     ]
     if G.c_dim > 0:
         specs.append(ParamSpec("latent.class", 0.0, 0.0, G.c_dim - 1, kind="int", doc="class label"))

@@ -1,15 +1,16 @@
-"""Seeds -> z -> w, exactly as the official StyleGAN tools do it, cached on the device.
+"""Seeds -> z -> w, exactly as the official StyleGAN tools do it.
 
 A seed number means the same image in netblend as in every other StyleGAN tool:
 ``z = np.random.RandomState(seed).randn(1, z_dim)`` (float64, cast to float32 by the mapping).
-The :class:`SeedBank` maps each (seed, class) once and keeps the result on the device; the live
-engine then applies truncation itself every frame, so moving the psi fader never re-runs the mapping.
+The :class:`SeedBank` maps each (seed, psi, cutoff, class) once and keeps the result, for offline
+tools and tests; the live engine keeps its seeds in a device table (:mod:`engine.latents.table`) and
+applies truncation itself every frame, so moving the psi fader never re-runs the mapping.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Hashable, Sequence
 
 import numpy as np
 import torch
@@ -32,8 +33,8 @@ def class_label(G, class_index: int, device: torch.device | str) -> torch.Tensor
 def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: int | None) -> torch.Tensor:
     """``w_avg.lerp(ws, psi)`` on the first ``cutoff`` rows (all rows when ``cutoff`` is None/0).
 
-    ``ws``: ``[N, num_ws, w_dim]``; ``w_avg``: ``[w_dim]``. ``psi`` is a host float (a kernel
-    argument), so nothing waits for the device.
+    ``ws``: ``[N, num_ws, w_dim]``; ``w_avg``: ``[w_dim]``. The live engine truncates on the device
+    with ``psi`` and ``cutoff`` as tensors instead (:class:`~engine.latents.live.LatentEngine`).
     """
     if psi == 1.0:
         return ws
@@ -45,18 +46,25 @@ def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: int | No
     return torch.cat([head, ws[:, rows:]], dim=1)                   # [N, num_ws, w_dim]
 
 
+def weights_version(tensors: Sequence[torch.Tensor]) -> int:
+    """A number that changes whenever one of ``tensors`` is written in place, read on the host without
+    touching the device: the sum of their version counters. A blended generator's live tensors are
+    views of one flat buffer per network part (:mod:`engine.blend.stacks`), so a blend write of the
+    mapping bumps every mapping tensor and a write of the synthesis layers none of them. Tensors made
+    under ``inference_mode`` keep no counter and count 0."""
+    total = 0
+    for tensor in tensors:
+        try:
+            total += tensor._version
+        except RuntimeError:
+            pass
+    return total
+
+
 def model_key(G) -> Hashable:
-    """Identity of a model's mapping for caching: the model's ``id`` and the version counters of its
-    mapping tensors, which every in-place write bumps (a blended mapping, ``blend.mapping``, rewrites
-    them), so a changed mapping never serves a stale w. Reading the counters never touches the device."""
-    return id(G), sum(_version(t) for t in G.mapping.state_dict(keep_vars=True).values())
-
-
-def _version(tensor: torch.Tensor) -> int:
-    try:
-        return tensor._version
-    except RuntimeError:  # tensors made under inference_mode keep no version counter
-        return 0
+    """Identity of a model's mapping for caching: the model's ``id`` and :func:`weights_version` of its
+    mapping tensors, so a rewritten mapping never serves a stale w."""
+    return id(G), weights_version(list(G.mapping.parameters()) + list(G.mapping.buffers()))
 
 
 class SeedBank:

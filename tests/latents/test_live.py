@@ -152,9 +152,10 @@ def test_files_as_keyframes_and_mix_source(sg2, tmp_path):
 def test_noise_modes_and_triggers(sg2):
     engine = LatentEngine(sg2)
     kw = engine.synthesis_kwargs(values(noise_mode="random", noise_strength=0.5), at(0.0))
-    assert kw == {"noise_mode": "random", "noise_gain": 0.5, "transform": None}
+    assert kw["noise_mode"] == "random" and kw["transform"] is None
+    assert kw["noise_gain"].shape == () and float(kw["noise_gain"]) == 0.5      # a device tensor
     v = values(noise_mode="animated", noise_strength=1.0, period=2.0)
-    gains = [engine.synthesis_kwargs(v, at(t))["noise_gain"] for t in (0.0, 1.0, 2.0)]
+    gains = [float(engine.synthesis_kwargs(v, at(t))["noise_gain"]) for t in (0.0, 1.0, 2.0)]
     assert gains == pytest.approx([0.0, 2.0, 0.0])
     registry = ParamRegistry()
     registry.add_all(params(sg2))
@@ -176,27 +177,46 @@ def test_input_transform_matches_the_official_buffer(oracle):
 
 
 @pytest.mark.gpu
-def test_no_host_sync_per_frame(sg2, device):
+def test_no_host_sync_per_frame(sg2, oracle, device):
+    """The real-device twin of tests/latents/test_frame_sync.py: latents + blend under sync debug mode."""
     if device != "cuda":
         pytest.skip("sync debug mode is CUDA only")
-    G = sg2.to(device)
-    engine = LatentEngine(G, device)
+    import copy
+
+    from engine.blend.generator import BlendedGenerator
+    from engine.blend.masks import compose
+    from tests.conftest import oracle_generator
+
+    A, B = copy.deepcopy(sg2).to(device), oracle_generator(oracle, "sg2_64_B").to(device)
+    blended = BlendedGenerator([A, B])
+    engine = LatentEngine(blended, device, models=[A, B])
     engine.set_keyframes([1, 2, 3])
     clock = FakeClock(fps=60)
-    for mode in WALK_MODES:                            # warm: the seed bank maps each seed once
-        v = values(seed=1, mode=mode, period=0.2, mix_amount=0.5, psi=0.7)
-        for _ in range(30):
-            engine.ws(v, clock.tick())
+    n = len(blended.layers)
+
+    def frame(v):
+        ft = clock.tick()
+        blended.apply(compose(v, n))
+        engine.synthesis_kwargs(v, ft)
+        return engine.ws(v, ft)
+
+    for mode in WALK_MODES:                            # warm: first uses allocate and upload
+        for space in ("z", "w"):
+            v = values(seed=1, mode=mode, space=space, period=0.2, mix_amount=0.5, psi=0.7)
+            for i in range(10):
+                frame({**v, "blend.channel.fraction": 0.5, "latent.dir.0": 1.0, "blend.layer.2": 0.1 * i})
+    torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
         for mode in WALK_MODES:
             for space in ("z", "w"):
-                v = values(seed=1, mode=mode, space=space, period=0.2, mix_amount=0.5, psi=0.7)
-                for _ in range(5):
-                    engine.ws(v, clock.tick())
+                for i in range(5):
+                    v = values(seed=1 + i, mode=mode, space=space, period=0.2, mix_amount=0.1 * i, psi=0.7)
+                    frame({**v, "blend.layer.2": 0.2 * i, "blend.mapping": 0.1 * i, "latent.dir.1": 0.3 * i,
+                           "latent.dir.source": float(i % 2), "blend.channel.fraction": 0.4 + 0.1 * i})
     finally:
         torch.cuda.set_sync_debug_mode("default")
-        sg2.to("cpu")
+    engine.close()
 
 
 def test_stylegan3_transform_parameters_render_the_official_image(sg3, oracle):
@@ -207,10 +227,12 @@ def test_stylegan3_transform_parameters_render_the_official_image(sg3, oracle):
     tx, ty = (float(v) for v in ref["xform_translate"])
     v = values(seed=1, xform_x=tx, xform_y=ty, xform_angle=float(ref["xform_angle_deg"]))
     engine = LatentEngine(sg3)
+    ws = engine.ws(v, at(0.0))
     kwargs = engine.synthesis_kwargs(v, at(0.0))
-    assert engine.synthesis_kwargs(v, at(1.0))["transform"] is kwargs["transform"]   # uploaded once
+    assert engine.synthesis_kwargs(v, at(1.0))["transform"] is kwargs["transform"]   # one device tensor
     with torch.no_grad():
-        img = sg3.synthesis(engine.ws(v, at(0.0)), **kwargs)
+        img = sg3.synthesis(ws, **kwargs)
     expected = ref["img_s1_psi1.0_xform"]
     assert np.abs(img.numpy() - expected).max() <= 2e-5 * max(1.0, np.abs(expected).max())
-    assert engine.synthesis_kwargs(values(seed=1), at(0.0))["transform"] is None
+    still = engine.synthesis_kwargs(values(seed=1), at(0.0))["transform"]
+    assert torch.equal(still, sg3.synthesis.input.transform)          # no transform: the model's own

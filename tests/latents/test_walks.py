@@ -37,7 +37,7 @@ def test_slerp_keeps_the_norm_and_hits_the_ends():
 
 
 def test_noise_loop_closes_and_is_smooth():
-    loop = NoiseLoop(64, seed=3, device="cpu")
+    loop = NoiseLoop(64, seed=3)
     assert torch.equal(loop.offset(0.0), torch.zeros(64))
     assert loop.offset(1.0 - 1e-7).abs().max() < 1e-4          # continuous across the wrap
     mid = loop.offset(0.5)
@@ -48,9 +48,9 @@ def test_noise_loop_closes_and_is_smooth():
 
 
 def test_random_walk_is_reproducible_from_zero():
-    walk = RandomWalk(32, "cpu")
+    walk = RandomWalk(32)
     path = [walk.offset(t / 10, 0.9).clone() for t in range(30)]
-    again = RandomWalk(32, "cpu").offset(2.9, 0.9)
+    again = RandomWalk(32).offset(2.9, 0.9)
     assert torch.equal(path[-1], again)
     assert torch.equal(walk.offset(0.5, 0.9), path[5])          # going back replays from 0
     assert not torch.equal(path[10], path[20])
@@ -59,6 +59,6 @@ def test_random_walk_is_reproducible_from_zero():
 
 @pytest.mark.parametrize("momentum", [0.0, 0.9])
 def test_random_walk_has_unit_spread(momentum):
-    walk = RandomWalk(256, "cpu")
+    walk = RandomWalk(256)
     samples = torch.stack([walk.offset(float(t), momentum) for t in range(10, 60)])   # [50, 256]
     assert 0.6 < samples.std().item() < 1.5           # radius 1 means a step of about one z
