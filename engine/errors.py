@@ -27,3 +27,11 @@ class PresetError(NetblendError):
 
 class MappingError(NetblendError):
     """A controller/OSC mapping file that does not validate."""
+
+
+class ModulationError(NetblendError):
+    """A ``[[mod]]`` table (LFO, envelope follower) that does not validate or cannot be routed."""
+
+
+class AudioError(NetblendError):
+    """An audio input or audio file that cannot be opened or read (missing device, PortAudio, codec)."""

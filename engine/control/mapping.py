@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MappingError
+from .modulator_file import ModulatorConfig, parse_mods
 from .toml_read import read_toml
 
 CONTROLS = ("cc", "cc14", "nrpn", "note", "pitchbend", "clock")
@@ -30,7 +31,7 @@ _MIDI_KEYS = {"control", "channel", "number", "lsb", "param", "range", "curve", 
               "takeover", "mode", "button", "value", "preset", "action", "led", "led_on", "led_off"}
 _DEVICE_KEYS = {"name", "port", "output", "verified", "notes"}
 _OSC_KEYS = {"address", "param", "range"}
-_TOP_KEYS = {"device", "midi", "osc"}
+_TOP_KEYS = {"device", "midi", "osc", "mod"}
 
 
 @dataclass(frozen=True)
@@ -108,6 +109,7 @@ class Mapping:
     device: DeviceInfo
     midi: tuple[MidiBinding, ...]
     osc: tuple[OscAlias, ...]
+    mods: tuple[ModulatorConfig, ...] = ()     # [[mod]] tables: LFOs and envelope followers
 
     def params(self) -> set[str]:
         """Every registry name the file refers to."""
@@ -142,7 +144,7 @@ def parse_mapping(data: dict, path: str | Path = "<mapping>") -> Mapping:
     midi = tuple(_parse_binding(raw, i + 1, path) for i, raw in enumerate(midi_raw))
     osc = tuple(_parse_alias(raw, i + 1, path) for i, raw in enumerate(osc_raw))
     _check_duplicates(midi, osc, path)
-    return Mapping(path, device, midi, osc)
+    return Mapping(path, device, midi, osc, parse_mods(data, path))
 
 
 # ----------------------------------------------------------------------------- parsing helpers

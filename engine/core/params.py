@@ -13,6 +13,11 @@ Values are floats on the wire (what OSC and MIDI deliver). Each parameter declar
 - ``trigger``: an event (panic, next seed, tap); each accepted write bumps a counter, and the
   snapshot carries the counter so the loop fires once per press, however the frames fall.
 
+A ``readonly`` parameter is a measurement (``audio.level``, ...): its writer is an analyser (ours, or
+one outside sending OSC to the same address), so the registry accepts writes as usual, but the
+control page shows it as a meter, presets neither save nor recall it, MIDI learn and modulation
+routes refuse it as a target.
+
 NaN and infinities are rejected (the last good value stays), as is any value that is not a number.
 """
 
@@ -43,6 +48,7 @@ class ParamSpec:
     smoothing: float = 0.0           # seconds: time constant of the per-frame slew (0 = jump)
     choices: tuple[str, ...] = ()    # for kind == "choice"
     doc: str = ""
+    readonly: bool = False           # a measured value (audio features): a meter, not a fader
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
