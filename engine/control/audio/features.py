@@ -4,7 +4,7 @@ The same :class:`FeatureAnalyser` runs on the live input's analysis thread and o
 so a show reacts to a track the same way in ``run`` and in ``render``. Everything here is numpy on
 sample arrays: no devices, no files, no clocks (time is the number of samples fed).
 
-- ``level``: RMS of the last analysis window (a full-scale sine reads 0.707);
+- ``level``: RMS of the last ~43 ms (Hann-weighted; a full-scale sine reads 0.707);
 - ``low`` / ``mid`` / ``high``: RMS within each band, in the same units (the three add up, as
   squares, to the level); bands split at ``low_hz`` and ``high_hz``;
 - ``onset``: a pulse, 1 when the spectral flux (rise of log magnitudes across the spectrum) jumps
@@ -53,19 +53,22 @@ class FeatureAnalyser:
         self.config = c = config or AnalysisConfig()
         self.sample_rate = sample_rate
         self.hop = hop_for(sample_rate)
-        self.size = 4 * self.hop                                   # analysis window
+        self.size = 8 * self.hop                                   # level and bands: ~43 ms
+        self.flux_size = 4 * self.hop                              # onsets: ~21 ms, for timing
         self.hop_rate = sample_rate / self.hop
         self._buffer = np.zeros(self.size, dtype=np.float64)
         self._pending = np.zeros(self.hop, dtype=np.float64)
         self._pending_n = 0
         self._window = np.hanning(self.size + 2)[1:-1]             # no zero end points
         self._power_scale = 2.0 / (self.size * float(np.sum(self._window ** 2)))
-        self._mag_scale = 2.0 / float(np.sum(self._window))        # a sine of amplitude A peaks at ~A
+        self._level_scale = 1.0 / float(np.sum(self._window ** 2))
         freqs = np.fft.rfftfreq(self.size, 1.0 / sample_rate)
         self._low = (freqs > 0) & (freqs < c.low_hz)
         self._mid = (freqs >= c.low_hz) & (freqs < c.high_hz)
         self._high = freqs >= c.high_hz
-        self._last_log = np.zeros(len(freqs))
+        self._flux_window = np.hanning(self.flux_size + 2)[1:-1]
+        self._mag_scale = 2.0 / float(np.sum(self._flux_window))  # a sine of amplitude A peaks at ~A
+        self._last_log = np.zeros(self.flux_size // 2 + 1)
         self._flux: deque[float] = deque(maxlen=max(3, int(round(c.onset_median * self.hop_rate))))
         self._gap_hops = max(1, int(round(c.onset_gap * self.hop_rate)))
         self._decay = math.exp(-1.0 / (c.pulse_decay * self.hop_rate))   # per hop
@@ -106,14 +109,16 @@ class FeatureAnalyser:
         buf = self._buffer
         buf[:-self.hop] = buf[self.hop:]
         buf[-self.hop:] = hop
-        spectrum = np.fft.rfft(buf * self._window)
+        windowed = buf * self._window
+        spectrum = np.fft.rfft(windowed)
         power = spectrum.real ** 2 + spectrum.imag ** 2
         v = self.values
-        v["level"] = min(math.sqrt(float(np.dot(buf, buf)) / self.size), 1.0)
+        v["level"] = min(math.sqrt(float(np.dot(windowed, windowed)) * self._level_scale), 1.0)
         v["low"] = min(math.sqrt(float(power[self._low].sum()) * self._power_scale), 1.0)
         v["mid"] = min(math.sqrt(float(power[self._mid].sum()) * self._power_scale), 1.0)
         v["high"] = min(math.sqrt(float(power[self._high].sum()) * self._power_scale), 1.0)
-        log_mag = np.log1p(self.config.compression * self._mag_scale * np.sqrt(power))
+        short = np.fft.rfft(buf[-self.flux_size:] * self._flux_window)
+        log_mag = np.log1p(self.config.compression * self._mag_scale * np.abs(short))
         rise = log_mag - self._last_log
         flux = float(rise[rise > 0].sum()) / len(rise)
         self._last_log = log_mag

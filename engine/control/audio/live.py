@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass, field
 from types import ModuleType
 
@@ -65,8 +66,9 @@ def input_devices(sd: ModuleType | None = None) -> list[AudioDevice]:
     so a JACK server or an interface started after netblend shows up)."""
     sd = sd or import_sounddevice()
     with _open_lock:
-        if _open_inputs == 0:
-            sd._terminate()             # sounddevice's documented way to re-scan the devices
+        if _open_inputs == 0:           # sounddevice's documented way to re-scan the devices
+            if sd._initialized:
+                sd._terminate()
             sd._initialize()
     try:
         default_in = sd.default.device[0]
@@ -115,7 +117,7 @@ class AudioInput:
         self.source = ("audio", name)
         self.blocks = 0                 # blocks analysed
         self.dropped = 0                # blocks dropped because the analysis fell behind
-        self._queue: queue.Queue[np.ndarray] = queue.Queue(maxsize=256)
+        self._queue: queue.Queue[np.ndarray] = queue.Queue(maxsize=1024)  # ~1 s of small blocks
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._stream = None             # the PortAudio stream, when opened by start_audio
@@ -141,20 +143,23 @@ class AudioInput:
 
     def _run(self) -> None:
         silent = False
+        last_block = time.monotonic()
         while not self._stop.is_set():
             try:
-                block = self._queue.get(timeout=self.config.silence_timeout)
+                block = self._queue.get(timeout=0.05)      # short: stop() is noticed at once
             except queue.Empty:
-                if not silent and not self._stop.is_set():
+                if not silent and time.monotonic() - last_block > self.config.silence_timeout:
                     log.warning("audio input %s delivers nothing; its features read 0 until it does", self.name)
                     self._write(dict.fromkeys(FEATURES, 0.0))
                     silent = True
                 continue
+            last_block = time.monotonic()
             if silent:
                 log.info("audio input %s is back", self.name)
                 silent = False
             try:
                 self.analyser.feed(block)
+                self.blocks += 1
                 while True:                                   # catch up on a backlog before writing
                     self.analyser.feed(self._queue.get_nowait())
                     self.blocks += 1
@@ -163,7 +168,6 @@ class AudioInput:
             except Exception as e:  # a bad block must not end the analysis
                 self._warn_once("analysis", f"audio analysis of {self.name} failed on a block: {e}")
                 continue
-            self.blocks += 1
             self._write(self.analyser.take())
 
     def _write(self, values: dict[str, float]) -> None:
