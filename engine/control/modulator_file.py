@@ -39,6 +39,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..errors import ModulationError
 from .toml_read import read_toml
@@ -136,7 +137,7 @@ def _parse_mod(raw: object, index: int, file: str) -> ModulatorConfig:
         if key not in allowed:
             raise ModulationError(f"{where}: unknown key {key!r} for type = {kind!r}; "
                                   f"allowed: {', '.join(sorted(allowed))}")
-    common = dict(
+    common: dict[str, Any] = dict(
         name=name, type=kind, routes=_routes(raw.get("route"), where),
         depth=_number(raw, "depth", -MAX_LEVEL, MAX_LEVEL, 1.0, where),
         offset=_number(raw, "offset", -MAX_LEVEL, MAX_LEVEL, 0.0, where),

@@ -29,6 +29,7 @@ import logging
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 
 from ..control.modulator_file import (
     MAX_BEATS,
@@ -222,8 +223,8 @@ class Modulation:
         self._targets = tuple((s.name, s.lo, s.hi) for s in specs)
         self._zeros = [0.0] * len(self._targets)
         self._sums = list(self._zeros)
-        for mod, routes in resolved:
-            mod.routes = routes
+        for mod, bound in resolved:
+            mod.routes = bound
         return problems
 
     # ------------------------------------------------------------------ per frame (render thread)
@@ -257,7 +258,7 @@ class Modulation:
 
     def trigger_actions(self) -> dict[str, Callable[[], None]]:
         """Actions for the loop's triggers: ``mod.<name>.restart`` for every LFO."""
-        return {f"mod.{m.config.name}.restart": (lambda name=m.config.name: self.restart(name))
+        return {f"mod.{m.config.name}.restart": partial(self.restart, m.config.name)
                 for m in self.modulators if isinstance(m, Lfo)}
 
 
