@@ -26,6 +26,7 @@ from .beats import BeatConfig, BeatTracker
 
 FEATURES = ("level", "low", "mid", "high", "onset", "beat", "bpm")
 PULSES = ("onset", "beat")
+FOLLOW_THRESHOLD = 0.5          # BPM: with audio.tempo on, tempo.bpm follows when it is this far off
 
 
 @dataclass(frozen=True)

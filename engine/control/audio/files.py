@@ -24,7 +24,7 @@ import numpy as np
 
 from ...core.params import ParamRegistry
 from ...errors import AudioError
-from .features import FEATURES, AnalysisConfig, FeatureAnalyser
+from .features import FEATURES, FOLLOW_THRESHOLD, AnalysisConfig, FeatureAnalyser
 
 SAMPLE_RATE = 48000
 AUDIO_CODECS = {".mp4": "aac", ".mov": "aac", ".mkv": "aac", ".m4v": "aac", ".webm": "libopus"}
@@ -51,9 +51,15 @@ class FeatureTrack:
         return {f"audio.{n}": float(v) for n, v in zip(FEATURES, self.values[k])}
 
     def write(self, registry: ParamRegistry, k: int, source: object = ("audio", "file")) -> None:
-        """Set frame ``k``'s features in ``registry`` (call before the snapshot of frame ``k``)."""
-        for name, value in self.frame(k).items():
+        """Set frame ``k``'s features in ``registry`` (call before the snapshot of frame ``k``); with
+        ``audio.tempo`` on, the detected tempo drives ``tempo.bpm`` as it does live."""
+        values = self.frame(k)
+        for name, value in values.items():
             registry.set(name, value, source)
+        bpm = values["audio.bpm"]
+        if bpm > 0 and "audio.tempo" in registry and registry.get("audio.tempo") > 0.5 \
+                and abs(registry.get("tempo.bpm") - bpm) >= FOLLOW_THRESHOLD:
+            registry.set("tempo.bpm", round(bpm, 1), source)
 
 
 def _frame_rate(fps: float) -> Fraction:

@@ -21,11 +21,10 @@ import numpy as np
 
 from ...core.params import ParamError, ParamRegistry
 from ...errors import AudioError
-from .features import FEATURES, AnalysisConfig, FeatureAnalyser
+from .features import FEATURES, FOLLOW_THRESHOLD, AnalysisConfig, FeatureAnalyser
 
 log = logging.getLogger("netblend.audio")
 
-FOLLOW_THRESHOLD = 0.5          # BPM: a detected tempo this close to tempo.bpm is not written again
 _open_inputs = 0                # streams open in this process (PortAudio is only re-scanned at 0)
 _open_lock = threading.Lock()
 

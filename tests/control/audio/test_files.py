@@ -141,3 +141,18 @@ def test_a_file_without_sound_is_one_clear_line(tmp_path):
     video = _video(tmp_path / "silent.mp4", 10)
     with pytest.raises(AudioError, match="silent.mp4: has no audio stream"):
         analyse_file(video, FPS)
+
+
+def test_the_track_drives_the_tempo_only_when_asked(tmp_path):
+    from engine.core.catalog import engine_params
+
+    samples, _ = click_track(132.0, 8.0)
+    track = analyse_file(write_audio(tmp_path / "clicks.wav", samples), FPS)
+    reg = _show()
+    reg.add_all(engine_params())
+    for k in range(len(track)):
+        track.write(reg, k)
+    assert reg.get("audio.bpm") == pytest.approx(132.0, abs=1.0) and reg.get("tempo.bpm") == 120.0
+    reg.set("audio.tempo", 1.0)
+    track.write(reg, len(track) - 1)
+    assert reg.get("tempo.bpm") == pytest.approx(132.0, abs=1.0)
