@@ -26,6 +26,7 @@ COMMANDS = {
     "sinks": "list the outputs and whether each is available here",
     "osc": "print the OSC address table (for TouchDesigner, TouchOSC, Max)",
     "midi": "list MIDI ports; `netblend midi learn PARAM` writes a binding",
+    "audio": "list audio inputs (for run --audio-in); --meter DEVICE shows their features live",
     "bench": "speed figures per stage (reference and fast ops side by side)",
     "warmup": "build and cache the fast ops before a show",
 }

@@ -31,3 +31,11 @@ class MappingError(NetblendError):
 
 class OscError(NetblendError):
     """An OSC port that cannot be opened or an OSC address that cannot be used."""
+
+
+class ModulationError(NetblendError):
+    """A ``[[mod]]`` table (LFO, envelope follower) that does not validate or cannot be routed."""
+
+
+class AudioError(NetblendError):
+    """An audio input or audio file that cannot be opened or read (missing device, PortAudio, codec)."""

@@ -73,6 +73,9 @@ class LiveMidi:
         if param not in self.registry:
             log.warning("MIDI learn: unknown parameter %r (`netblend osc` lists them)", param)
             return None
+        if self.registry.spec(param).readonly:
+            log.warning("MIDI learn: %s is a measured value (read-only); bind a parameter you play", param)
+            return None
         if self.learning is not None and self.learning.is_alive():
             log.warning("MIDI learn is already waiting for a control")
             return None

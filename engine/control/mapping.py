@@ -21,6 +21,7 @@ from pathlib import Path
 from ..errors import MappingError
 from .mapping_checks import check_banks, check_duplicates
 from .mapping_rows import expand_row
+from .modulator_file import ModulatorConfig, parse_mods
 from .toml_read import read_toml
 
 CONTROLS = ("cc", "cc14", "nrpn", "note", "pitchbend", "clock")
@@ -40,7 +41,7 @@ _OSC_KEYS = {"address", "param", "range", "index"}
 MAX_REGEX = 200                 # characters in a port pattern (a port name is far shorter)
 # Parameters only some models have: layers past the model's count, extra models, one family's latents.
 MODEL_DEPENDENT = re.compile(r"^(blend\.(layer|model)\.\d+|latent\.(noise\.(mode|strength)|xform\.(x|y|angle)|class))$")
-_TOP_KEYS = {"device", "midi", "osc"}
+_TOP_KEYS = {"device", "midi", "osc", "mod"}
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ class Mapping:
     device: DeviceInfo
     midi: tuple[MidiBinding, ...]
     osc: tuple[OscAlias, ...]
+    mods: tuple[ModulatorConfig, ...] = ()     # [[mod]] tables: LFOs and envelope followers
 
     def params(self) -> set[str]:
         """Every registry name the file refers to."""
@@ -218,7 +220,7 @@ def parse_mapping(data: dict, path: str | Path = "<mapping>") -> Mapping:
     osc = tuple(_parse_alias(raw, row, path) for row, raw in osc_rows)
     check_duplicates(midi, osc, path)
     check_banks(midi, device, path)
-    return Mapping(path, device, midi, osc)
+    return Mapping(path, device, midi, osc, parse_mods(data, path))
 
 
 def _expand(tables: list, kind: str, path: Path) -> list[tuple[str, object]]:

@@ -14,6 +14,11 @@ Values are floats on the wire (what OSC and MIDI deliver). Each parameter declar
   registry's clock at receipt. The snapshot carries the presses since the previous snapshot, so the
   loop fires once per press (ten presses within one frame fire ten times), however the frames fall.
 
+A ``readonly`` parameter is a measurement (``audio.level``, ...): its writer is an analyser (ours, or
+one outside sending OSC to the same address), so the registry accepts writes as usual, but the
+control page shows it as a meter, presets neither save nor recall it, MIDI learn and modulation
+routes refuse it as a target.
+
 NaN and infinities are rejected (the last good value stays), as is any value that is not a number.
 
 Names and OSC addresses convert with :func:`address_of` / :func:`name_of` (``blend.layer.3`` <->
@@ -60,6 +65,7 @@ class ParamSpec:
     smoothing: float = 0.0           # seconds: time constant of the per-frame slew (0 = jump)
     choices: tuple[str, ...] = ()    # for kind == "choice"
     doc: str = ""
+    readonly: bool = False           # a measured value (audio features): a meter, not a fader
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
