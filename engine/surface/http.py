@@ -31,12 +31,13 @@ CONTENT_TYPES = {".html": "text/html", ".js": "text/javascript", ".css": "text/c
 PAGE_FILES = {p.name: p for p in STATIC.iterdir() if p.suffix in CONTENT_TYPES} if STATIC.is_dir() else {}
 MAX_MODELS = 8
 PREVIEW_WAIT = 1.0              # seconds a preview request waits for the next frame
+SURFACE_KEY: web.AppKey[Any] = web.AppKey("surface")
 
 
 def build_app(surface: Surface) -> web.Application:
     """The aiohttp application of ``surface`` (every route behind :func:`_guard`)."""
     app = web.Application(middlewares=[_guard], client_max_size=surface.config.max_message_bytes)
-    app["surface"] = surface
+    app[SURFACE_KEY] = surface
     app.router.add_get("/ui", _to_page)
     app.router.add_get("/ui/", _page_file)
     app.router.add_get("/ui/state", _state)
@@ -48,7 +49,7 @@ def build_app(surface: Surface) -> web.Application:
 
 
 def _surface(request: web.Request) -> Surface:
-    return request.app["surface"]
+    return request.app[SURFACE_KEY]
 
 
 def _forbidden(surface: Surface, why: str) -> web.Response:
