@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from typing import TYPE_CHECKING
 
 from aiohttp import WSMsgType, web
+from pythonosc.osc_bundle import OscBundle
+from pythonosc.osc_message import OscMessage
 
 from .clients import Client
 
@@ -21,6 +24,7 @@ if TYPE_CHECKING:
     from .server import Surface
 
 HEARTBEAT_SECONDS = 15.0        # ping interval; a peer that stops answering is closed
+SEND_BUFFER_BYTES = 64 * 1024   # kernel send buffer per client (a few hundred frames of values)
 
 
 async def serve_websocket(request: web.Request, surface: Surface) -> web.StreamResponse:
@@ -32,6 +36,9 @@ async def serve_websocket(request: web.Request, surface: Surface) -> web.StreamR
         return web.Response(status=503, text="too many control clients connected\n")
     ws = web.WebSocketResponse(heartbeat=HEARTBEAT_SECONDS, max_msg_size=4 * config.max_message_bytes)
     await ws.prepare(request)
+    sock = request.transport.get_extra_info("socket") if request.transport else None
+    if sock is not None:            # a small kernel buffer: a dead client is noticed in seconds, not megabytes
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
     peer = request.transport.get_extra_info("peername") if request.transport else None
     host, port = (str(peer[0]), int(peer[1])) if peer else ("unknown", 0)
     client = Client(ws, request.transport, ("osc", f"ws:{host}", port), config.messages_per_second,
@@ -105,4 +112,10 @@ def _binary(surface: Surface, client: Client, data: bytes, client_address: tuple
                         surface.config.messages_per_second)
         return
     stats.osc_packets += 1
-    surface.adapter.handle_packet(bytes(data), client_address)
+    packet = bytes(data)
+    adapter = surface.adapter
+    if len(packet) % 4 or not (OscMessage.dgram_is_message(packet) or OscBundle.dgram_is_bundle(packet)):
+        adapter.stats.packets += 1                 # what the UDP server's verify_request does
+        adapter.stats.malformed += 1
+        return
+    adapter.handle_packet(packet, client_address)
