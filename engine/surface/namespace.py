@@ -81,7 +81,7 @@ def describe_param(spec: ParamSpec, value: float | None) -> dict[str, Any]:
         cast = int if spec.kind == "int" else float
         node["RANGE"] = [{"MIN": cast(spec.lo), "MAX": cast(spec.hi)}]
         node["CLIPMODE"] = ["both"]
-        if spec.name.startswith("blend.") and (spec.lo < 0.0 or spec.hi > 1.0):
+        if spec.name.startswith("blend.") and spec.lo < 0.0 and spec.hi > 1.0:
             node["TAGS"] = ["overblend"]        # the page marks values outside [0, 1]
     unit = UNITS.get(spec.name)
     if unit:

@@ -63,8 +63,8 @@ export class Fader {
     this.render();
   }
 
-  set(value) { // from the engine: no message is sent
-    this.value = value;
+  set(value) { // from the engine: no message is sent (OSC floats are 32-bit: keep 6 digits)
+    this.value = this.integer ? Math.round(value) : Number(Number(value).toPrecision(6));
     this.render();
   }
 
@@ -89,7 +89,7 @@ export class Fader {
 
   change(value) { // from the performer: sent to the engine
     let v = clamp(value, this.min, this.max);
-    if (this.integer) v = Math.round(v);
+    v = this.integer ? Math.round(v) : Number(v.toPrecision(6));
     if (v === this.value) return;
     this.value = v;
     this.render();
