@@ -12,6 +12,7 @@ import asyncio
 import os
 import shutil
 import tempfile
+import threading
 
 import pytest
 
@@ -72,13 +73,27 @@ def surface(host):
 
 
 def run(coro):
-    """Run a coroutine of a test (each test gets its own event loop)."""
-    return asyncio.run(coro)
+    """Run a coroutine of a test on its own event loop in its own thread (Playwright's sync API keeps a
+    loop running on the main thread while a browser is open)."""
+    outcome: dict = {}
+
+    def target() -> None:
+        try:
+            outcome["value"] = asyncio.run(coro)
+        except BaseException as e:  # handed to the test's thread below
+            outcome["error"] = e
+
+    thread = threading.Thread(target=target, name="test-asyncio")
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def chromium():
-    """A headless Debian Chromium driven by Playwright (one per session; a fresh context per test)."""
+    """A headless Debian Chromium driven by Playwright (one per test module; a fresh context per test)."""
     problem = browser_problem()
     if problem:
         yield None

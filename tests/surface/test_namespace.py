@@ -96,3 +96,19 @@ def test_a_new_parameter_appears_with_nothing_else_changed(surface, host):
     host.registry.add(ParamSpec("fx.glow", 0.3, 0.0, 2.0, doc="a parameter added later"))
     status, node = get(surface, "/fx/glow")
     assert status == 200 and node["VALUE"] == [pytest.approx(0.3)] and node["DESCRIPTION"] == "a parameter added later"
+
+
+def test_a_busy_port_is_one_clear_error(host):
+    import socket
+
+    from engine.surface import SurfaceError, start_surface
+    from tests.surface.conftest import surface_config
+
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    try:
+        with pytest.raises(SurfaceError, match=r"cannot open the control port 127\.0\.0\.1:\d+: .*--http-port"):
+            start_surface(host, surface_config(port=busy.getsockname()[1]))
+    finally:
+        busy.close()
