@@ -21,7 +21,7 @@ os.environ["NETBLEND_HOME"] = tempfile.mkdtemp(prefix="netblend-test-home-")
 
 
 def pytest_addoption(parser):
-    for res in ("gpu", "display", "midi"):
+    for res in ("gpu", "display", "midi", "browser"):
         parser.addoption(f"--require-{res}", action="store_true",
                          help=f"fail (instead of skip) tests marked {res} when the resource is absent")
 
@@ -41,9 +41,26 @@ def gpu_device() -> str | None:
     return None
 
 
+def browser_problem() -> str | None:
+    """Why the browser tests cannot run here (Debian's chromium driven by Playwright), or None."""
+    import shutil
+
+    if shutil.which("chromium") is None:
+        return "Debian's chromium is not installed (apt-get install chromium)"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "the playwright package is not installed (pip install playwright)"
+    return None
+
+
 def pytest_runtest_setup(item):
     if item.get_closest_marker("gpu") and gpu_device() is None:
         missing_resource(item.config, "gpu", "no CUDA or MPS device on this machine")
+    if item.get_closest_marker("browser"):
+        problem = browser_problem()
+        if problem:
+            missing_resource(item.config, "browser", problem)
 
 
 @pytest.fixture(scope="session")

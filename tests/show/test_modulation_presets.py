@@ -8,12 +8,12 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from engine.control.presets import PresetManager
+from engine.core.catalog import show_params
 
 from engine.control.audio import analyse_file
 from engine.control.audio import params as audio_params
 from engine.control.modulator_file import load_mods
-from engine.control.presets import PresetManager
-from engine.core.catalog import show_params
 from engine.core.clock import FakeClock
 from engine.core.params import ParamRegistry
 from engine.show.modulators import Modulation

@@ -7,12 +7,12 @@ import sys
 import time
 
 import pytest
+from engine.core.catalog import engine_params
 
 from engine.cli import main
 from engine.control.audio import params, start_audio
 from engine.control.audio.live import AudioConfig, AudioInput
 from engine.control.modulator_file import ModulatorConfig, Route
-from engine.core.catalog import engine_params
 from engine.core.clock import FakeClock
 from engine.core.params import ParamRegistry, ParamSpec
 from engine.errors import AudioError
