@@ -17,11 +17,11 @@ import time
 
 import torch
 
-from engine.core.catalog import build_registry
 from engine.core.clock import FakeClock
-from engine.core.show import build_renderer
 from engine.latents.live import LatentEngine
 from engine.models.demo import DEMO_SHOW, demo_pair
+from engine.show.build import build_renderer
+from engine.show.catalog import build_registry
 
 
 def configurations() -> dict[str, tuple[str, dict[str, object], bool]]:

@@ -1,7 +1,7 @@
 """Frame cost of modulation on the demo, side by side in one run: no modulators, and four LFOs routed
 to blend and latent parameters (plus, for scale, the cost of ``Modulation.apply`` alone).
 
-Builds the renderer the way ``engine.core.show`` does for ``netblend run`` (demo pair, fast ops,
+Builds the renderer the way ``engine.show.build`` does for ``netblend run`` (demo pair, fast ops,
 warm-up), then renders frames in alternating blocks so both sides see the same machine load.
 
     .venv/bin/python scripts/modulation_cost.py [--frames 200] [--device auto]
@@ -21,10 +21,10 @@ import torch  # noqa: E402
 
 from engine.control.audio import params as audio_params  # noqa: E402
 from engine.control.modulator_file import ModulatorConfig, Route  # noqa: E402
-from engine.core.catalog import build_registry  # noqa: E402
 from engine.core.clock import FakeClock  # noqa: E402
-from engine.core.show import build_renderer, load_models, resolve_device, warm_up  # noqa: E402
 from engine.models.demo import DEMO_SHOW  # noqa: E402
+from engine.show.build import build_renderer, load_models, resolve_device, warm_up  # noqa: E402
+from engine.show.catalog import build_registry  # noqa: E402
 from engine.show.modulators import Modulation  # noqa: E402
 
 FOUR_LFOS = (

@@ -21,8 +21,8 @@ import torch._dynamo
 
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # after PYTHONPATH: another stylegan_ops may come first
 
-from engine.core.show import use_ops  # noqa: E402
 from engine.models.build import build_generator  # noqa: E402
+from engine.show.build import use_ops  # noqa: E402
 from tests.ops.host_sync import count_host_syncs  # noqa: E402
 
 MODELS = {

@@ -83,7 +83,8 @@ def main() -> int:
     presets = work / "presets"
     presets.mkdir()
     for k, (a, b) in enumerate(pairs):
-        (presets / f"pair{k}.toml").write_text(f'[models]\na = "{a}"\nb = "{b}"\n[params]\n"latent.walk.mode" = "slerp"\n')
+        text = f'[models]\na = "{a}"\nb = "{b}"\n[params]\n"latent.walk.mode" = "slerp"\n'
+        (presets / f"pair{k}.toml").write_text(text)
     port, feedback_port = free_port(), free_port()
     listener = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     listener.bind(("127.0.0.1", feedback_port))

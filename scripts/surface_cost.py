@@ -24,12 +24,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from engine.control.actions import Actions  # noqa: E402
-from engine.control.feedback import ChangeFanout  # noqa: E402
-from engine.core.catalog import build_registry  # noqa: E402
 from engine.core.clock import Clock  # noqa: E402
-from engine.core.loop import RenderLoop, SinkSet  # noqa: E402
-from engine.core.show import build_renderer, load_models, warm_up  # noqa: E402
+from engine.core.params import ChangeFanout  # noqa: E402
 from engine.models.demo import DEMO_SHOW  # noqa: E402
+from engine.show.build import build_renderer, load_models, warm_up  # noqa: E402
+from engine.show.catalog import build_registry  # noqa: E402
+from engine.show.loop import RenderLoop, SinkSet  # noqa: E402
 from engine.surface import SurfaceConfig, start_surface  # noqa: E402
 
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -134,8 +134,8 @@ def main() -> int:
     loop_ref: list[RenderLoop] = []
     host = DemoHost(renderer, registry, loop_ref)
     surface = start_surface(host, SurfaceConfig(port=0))
-    loop = RenderLoop(registry, renderer, SinkSet([surface.preview]), clock=Clock(),
-                      on_frame=lambda ft: surface.on_frame())
+    loop = RenderLoop(registry, renderer, SinkSet([surface.preview]), clock=Clock())
+    loop.hooks.after_frame.append(lambda frame, ft: surface.on_frame())
     loop_ref.append(loop)
     loop.sinks.open(renderer.width, renderer.height)
     time_frames(loop, 10)

@@ -20,11 +20,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from surface_cost import FLAGS, DemoHost  # noqa: E402
 
-from engine.core.catalog import build_registry  # noqa: E402
 from engine.core.clock import Clock  # noqa: E402
-from engine.core.loop import RenderLoop, SinkSet  # noqa: E402
-from engine.core.show import build_renderer, load_models  # noqa: E402
 from engine.models.demo import DEMO_SHOW  # noqa: E402
+from engine.show.build import build_renderer, load_models  # noqa: E402
+from engine.show.catalog import build_registry  # noqa: E402
+from engine.show.loop import RenderLoop, SinkSet  # noqa: E402
 from engine.surface import SurfaceConfig, start_surface  # noqa: E402
 
 
@@ -48,8 +48,8 @@ def main() -> int:
     host.models = lambda: ["models/ffhq-256.pkl", "models/ukiyoe-256.pkl"]    # type: ignore[method-assign]
     host.autosave_status = lambda: "every 30 s, last 21:04:05"                 # type: ignore[method-assign]
     surface = start_surface(host, SurfaceConfig(port=0, osc_host="127.0.0.1", osc_port=9000))
-    loop = RenderLoop(registry, renderer, SinkSet([surface.preview]), clock=Clock(), fps=15,
-                      on_frame=lambda ft: surface.on_frame())
+    loop = RenderLoop(registry, renderer, SinkSet([surface.preview]), clock=Clock(), fps=15)
+    loop.hooks.after_frame.append(lambda frame, ft: surface.on_frame())
     loop_ref.append(loop)
     thread = threading.Thread(target=loop.run, daemon=True)
     thread.start()

@@ -73,7 +73,7 @@ def bench_config(family: str, res: int, device, impls, precision: str, frames: i
     result = {"family": family, "resolution": res, "device": str(device), "precision": precision,
               "parameters": sum(p.numel() for p in a.parameters()), "impls": {}}
     for impl in impls:
-        use_ops(renderer.blended.live, impl)
+        use_ops(renderer.blended, impl)
         clock = FakeClock(fps=60)
         stages: dict[str, list[float]] = {}
         totals = []

@@ -15,7 +15,11 @@ def configure(parser) -> None:
 
     add_show_arguments(parser)
     parser.add_argument("--controls", metavar="LOG", help="replay a log from `netblend run --record-controls`")
-    parser.add_argument("--seconds", type=float, required=True, metavar="S", help="length of the video")
+    parser.add_argument("--seconds", type=float, default=None, metavar="S",
+                        help="length of the video (default with --audio: the track's length)")
+    parser.add_argument("--audio", metavar="TRACK",
+                        help="an audio file (wav, mp3, flac): analysed at exactly --fps for audio.* (so [[mod]] "
+                             "routes react to it) and muxed into the video")
     parser.add_argument("--fps", type=float, default=30.0, metavar="N", help="frames per second (default 30)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT", help="video file (.mp4, .mov, .mkv)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -41,6 +45,17 @@ class ProgressBar:
         sys.stderr.flush()
 
 
+class TrackFeatures:
+    """A show part: before frame k, the audio track's features for frame k become the ``audio.*`` values."""
+
+    def __init__(self, registry, track):
+        self.registry, self.track = registry, track
+
+    def before_frame(self, ft) -> None:
+        if ft.frame < len(self.track):
+            self.track.write(self.registry, ft.frame)
+
+
 def build_render_show(args):
     """The show ``netblend render`` plays: the same Show as ``run``, on a fake clock at ``--fps``, with
     the control log (if any) replayed as a frame hook. Returns ``(show, replay, total_frames)``."""
@@ -52,6 +67,15 @@ def build_render_show(args):
     from ..show.build import parse_size, warm_up
     from ..show.control_log import ControlReplay, initial_state, read_control_log
 
+    track = None
+    if getattr(args, "audio", None):
+        from ..control.audio import analyse_file
+
+        track = analyse_file(args.audio, args.fps)      # a bad file fails here, before any model loads
+        if args.seconds is None:
+            args.seconds = track.seconds
+    if args.seconds is None:
+        raise NetblendError("--seconds S is needed (or --audio TRACK, whose length is then used)")
     if args.seconds <= 0 or args.fps <= 0:
         raise NetblendError("--seconds and --fps must be positive")
     events = read_control_log(args.controls) if args.controls else []
@@ -67,9 +91,11 @@ def build_render_show(args):
 
             keyframes = [k if isinstance(k, int) else Path(k) for k in start["keyframes"]]
             show.apply_now(Preset("log", {}, keyframes=keyframes))
-        warm_up(show.renderer, show.registry)          # the thread count every command picks the same way
+        warm_up(show.renderer, show.registry, deterministic=True)   # one thread policy; same frames in every process
         show.replaying = True
         replay = show.attach(ControlReplay(show, events))
+        if track is not None:
+            show.attach(TrackFeatures(show.registry, track))
     except BaseException:
         show.close()
         raise
@@ -89,6 +115,10 @@ def run(args) -> int:
     show.run(frames=total)
     if show.loop.sinks.dropped:
         raise NetblendError(f"writing {args.output} failed: {show.loop.sinks.dropped[0][1]}")
+    if args.audio:
+        from ..control.audio import mux_audio
+
+        mux_audio(args.output, args.audio)
     if replay.skipped:
         print(f"note: the control log names parameters this show lacks: {', '.join(sorted(replay.skipped))}",
               file=sys.stderr)

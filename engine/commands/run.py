@@ -41,6 +41,17 @@ def configure(parser) -> None:
     parser.add_argument("--profile", action="store_true",
                         help="time each stage (blend, mapping, synthesis, convert, sinks) and print medians at exit")
     parser.add_argument("-v", "--verbose", action="store_true", help="log more")
+    page = parser.add_argument_group("control page and OSCQuery")
+    page.add_argument("--http-port", type=int, default=9001, metavar="N",
+                      help="the browser control page and OSCQuery server (default 9001; 0 = off)")
+    page.add_argument("--http-host", default="127.0.0.1", metavar="H",
+                      help="interface for the page (default 127.0.0.1; beyond it a token is required, "
+                           "printed at start)")
+    page.add_argument("--models-dir", metavar="DIR", help="model files the page may swap to (besides those given)")
+    page.add_argument("--announce", action="store_true",
+                      help="announce OSCQuery and OSC on the LAN with zeroconf (Chataigne, ossia, VRChat find it)")
+    parser.add_argument("--audio-in", metavar="DEVICE", default=None,
+                        help="analyse this audio input live (a name fragment or index; `netblend audio` lists them)")
     inst = parser.add_argument_group("installations")
     inst.add_argument("--playlist", metavar="FILE", help="cue list: recall presets in turn (docs/installations.md)")
     inst.add_argument("--watchdog", type=float, metavar="S", default=None,
@@ -65,15 +76,20 @@ def transport_config(args):
 
     from ..errors import OscError
     from ..show import MidiConfig, OscConfig, TransportConfig
+    from ..show.transports import SurfaceSettings
 
     if not 0 <= args.osc_port <= 65535:
         raise OscError(f"--osc-port {args.osc_port}: a UDP port is 1-65535 (0 = no OSC input)")
     midi = MidiConfig(mappings=list(args.mapping), port=args.midi_port)
     if args.learn_file:
         midi.learn_file = Path(args.learn_file)
+    if not 0 <= args.http_port <= 65535:
+        raise OscError(f"--http-port {args.http_port}: a TCP port is 1-65535 (0 = no control page)")
+    surface = SurfaceSettings(port=args.http_port or None, host=args.http_host, models_dir=args.models_dir,
+                              announce=args.announce)
     return TransportConfig(osc=OscConfig(args.osc_host, args.osc_port, args.osc_feedback, list(args.osc_map)),
-                           midi=midi, link=args.link, autosave=args.autosave,
-                           record_controls=args.record_controls)
+                           midi=midi, surface=surface, audio_in=args.audio_in, link=args.link,
+                           autosave=args.autosave, record_controls=args.record_controls)
 
 
 def _default_sinks(specs: list[str]) -> tuple[list[str], str | None]:

@@ -99,6 +99,16 @@ class ModulatorConfig:
         return self.origin or f"[[mod]] {self.name}"
 
 
+def mod_table(config: ModulatorConfig) -> dict[str, Any]:
+    """A ``[[mod]]`` table for ``config`` (what a saved preset writes; :func:`parse_mods` reads it back)."""
+    keys = ["name", "type", "depth", "offset", "polarity"]
+    keys += (["shape", "rate", "sync", "beats", "phase", "width", "seed"] if config.type == "lfo"
+             else ["source", "attack", "release", "gain", "gate"])
+    table: dict[str, Any] = {key: getattr(config, key) for key in keys}
+    table["route"] = [{"param": r.param, "depth": r.depth} for r in config.routes]
+    return table
+
+
 def load_mods(path: str | Path) -> tuple[ModulatorConfig, ...]:
     """The ``[[mod]]`` tables of a preset or mapping file (empty when it has none)."""
     path = Path(path)

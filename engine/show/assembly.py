@@ -33,7 +33,7 @@ class ShowConfig:
     fps: float | None = None                          # target frame rate; None = as fast as possible
     clock: Clock | None = None                        # a FakeClock for offline renders and tests
     profile: bool = False
-    impl: str = "fast"
+    impl: str | None = None                           # stylegan_ops implementation; None: the device's default
     initial: dict = field(default_factory=dict)       # values set after the demo/preset/resume state
 
 
@@ -96,4 +96,5 @@ def assemble(config: ShowConfig):
 
 def _without_models(preset: Preset) -> Preset:
     """The preset's state minus its models (already chosen and loaded above)."""
-    return Preset(preset.name, dict(preset.params), {}, list(preset.keyframes), preset.description, preset.path)
+    return Preset(preset.name, dict(preset.params), {}, list(preset.keyframes), preset.description, preset.path,
+                  mods=preset.mods)

@@ -57,36 +57,39 @@ def load_models(paths: Sequence[str | Path], device: torch.device) -> list:
     return models if len(models) > 1 else models * 2
 
 
-def use_ops(G: torch.nn.Module, impl: str) -> None:
-    """Make every layer of ``G`` use the ``stylegan_ops`` implementation ``impl`` ('ref' or 'fast')."""
-    for module in G.modules():
-        if "impl" in vars(module):
-            module.impl = impl  # type: ignore[assignment]
+def use_ops(G, impl: str) -> None:
+    """Make ``G`` (a generator or a BlendedGenerator) use the ``stylegan_ops`` implementation ``impl``."""
+    G.impl = impl
 
 
 def build_renderer(models: Sequence, device: torch.device, size: tuple[int, int] | None = None,
-                   keyframes: Sequence | None = None, profile: bool = False, impl: str = "fast") -> Renderer:
-    """A renderer over ``models`` (model A first) with its latent engine; layers use the ``impl`` ops."""
+                   keyframes: Sequence | None = None, profile: bool = False, impl: str | None = None) -> Renderer:
+    """A renderer over ``models`` (model A first) with its latent engine and network bender; layers use
+    the ``impl`` ops (default: the fastest that passes parity on the device, ``default_impl``)."""
     from stylegan_ops.cpu_memory import retain_freed_memory
 
     from ..blend.generator import BlendedGenerator
     from ..latents.live import LatentEngine
+    from ..models.bending import NetworkBender
+    from ..models.generator import default_impl
 
     retain_freed_memory()  # per-frame CPU tensors reuse freed heap instead of page-faulting anew
     blended = BlendedGenerator(models)
-    use_ops(blended.live, impl)
-    latents = LatentEngine(blended, device)
+    blended.impl = impl or default_impl(device)
+    latents = LatentEngine(blended, device, models=list(models))
     if keyframes:
         latents.set_keyframes(list(keyframes))
-    return Renderer(blended, latents, size=size, profile=profile)
+    return Renderer(blended, latents, size=size, profile=profile, bender=NetworkBender(blended))
 
 
-def warm_up(renderer: Renderer, registry, tune_threads: bool = True, frames: int = 3) -> float:
+def warm_up(renderer: Renderer, registry, tune_threads: bool = True, frames: int = 3,
+            deterministic: bool = False) -> float:
     """Render a few frames off the show (kernels chosen, caches filled) before going live, reading the
     registry's targets without changing anything. On a CPU it also picks the thread count
-    (:func:`choose_cpu_threads`). Returns the steady frame time in seconds."""
+    (:func:`choose_cpu_threads`); ``deterministic`` (offline renders) allows several threads only when
+    they render exactly the pixels one thread renders, so a render is the same in every process.
+    Returns the steady frame time in seconds."""
     clock = FakeClock(fps=30)
-
     values = registry.targets()               # read only: warming up changes no state of the show
 
     def timed() -> float:
@@ -100,32 +103,44 @@ def warm_up(renderer: Renderer, registry, tune_threads: bool = True, frames: int
             best = min(best, time.perf_counter() - t0)
         return best
 
+    def pixels() -> torch.Tensor:
+        from ..core.clock import FrameTime
+
+        return renderer.render(values, FrameTime(0, 0.5, 0.0, 1.0, 120.0)).clone()
+
     timed()                                   # first frames: allocation, kernel selection
     if tune_threads and renderer.device.type == "cpu":
-        return choose_cpu_threads(timed)
+        return choose_cpu_threads(timed, same_result=pixels if deterministic else None)
     return timed()
 
 
-def choose_cpu_threads(timed) -> float:
+def choose_cpu_threads(timed, same_result=None) -> float:
     """The one thread policy of every command that renders on a CPU (run, render, project, bench,
     warmup): time ``timed()`` (seconds per unit of work) with all threads and with one, keep the
     faster. With every core busy elsewhere (TouchDesigner, OBS, another render), synchronising
-    threads can cost far more than they bring. Returns the faster time."""
+    threads can cost far more than they bring. With ``same_result()`` given, several threads are
+    kept only when they give exactly what one thread gives (deterministic offline output).
+    Returns the faster time."""
     many = torch.get_num_threads()
     best = timed()
     if many > 1:
         torch.set_num_threads(1)
         single = timed()
-        if single < best:
-            log.info("CPU: one thread renders faster here (%.1f ms vs %.1f ms); using one", single * 1e3, best * 1e3)
-            return single
+        reference = same_result() if same_result is not None else None
         torch.set_num_threads(many)
+        differs = reference is not None and not torch.equal(reference, same_result())
+        if single < best or differs:
+            torch.set_num_threads(1)
+            reason = "renders other pixels than one thread" if differs else "is slower"
+            log.info("CPU: using one thread (%d threads %s: %.1f ms vs %.1f ms)", many, reason,
+                     best * 1e3, single * 1e3)
+            return single
     return best
 
 
 def build_show(models: Sequence, device: torch.device, *, paths: Sequence[str | Path] = (),
                size: tuple[int, int] | None = None, clock: Clock | None = None, fps: float | None = None,
-               presets_dir: str | Path | None = None, profile: bool = False, impl: str = "fast"):
+               presets_dir: str | Path | None = None, profile: bool = False, impl: str | None = None):
     """A :class:`~engine.show.show.Show` over ``models`` (model A first), able to hot-swap models."""
     from .show import Show
 
@@ -134,7 +149,7 @@ def build_show(models: Sequence, device: torch.device, *, paths: Sequence[str | 
                 build=swap_builder(impl, profile))
 
 
-def swap_builder(impl: str = "fast", profile: bool = False):
+def swap_builder(impl: str | None = None, profile: bool = False):
     """The function a show's model loader calls: load ``paths``, build a renderer of ``size`` with
     ``keyframes``, and render one test frame with the show's current ``values``. A model that loads
     but cannot render (or renders NaN) raises here, so the swap is refused and the current models

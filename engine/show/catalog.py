@@ -26,22 +26,26 @@ def engine_params() -> list[ParamSpec]:
 def show_params(num_layers: int, generator) -> list[ParamSpec]:
     """All parameters of a show over ``generator`` (a Generator or BlendedGenerator)."""
     from ..blend.masks import params as blend_params
+    from ..control.audio import params as audio_params
     from ..latents import params as latent_params
+    from ..models.bending import params as bend_params
 
     num_models = getattr(generator, "num_models", 2)
-    return engine_params() + list(blend_params(num_layers, num_models)) + list(latent_params(generator))
+    return (engine_params() + list(blend_params(num_layers, num_models)) + list(latent_params(generator))
+            + list(bend_params(num_layers)) + audio_params())
 
 
 def build_registry(generator, registry: ParamRegistry | None = None) -> ParamRegistry:
     """Declare a show's parameters in ``registry`` (a new one by default), keeping current values.
 
-    Re-declaring after a model swap keeps every value that still exists, and drops ``blend.layer.<i>``
-    parameters past the new layer count.
+    Re-declaring after a model swap keeps every value that still exists, and drops the per-layer and
+    per-model parameters the new models lack (``blend.layer.<i>``, ``bend.<i>.*``, a family's latents).
     """
     registry = registry or ParamRegistry()
     num_layers = len(generator.layers)
     specs = show_params(num_layers, generator)
     wanted = {s.name for s in specs}
-    registry.remove(n for n in registry.names("blend.layer.") + registry.names("blend.model.") if n not in wanted)
+    model_dependent = ("blend.layer.", "blend.model.", "bend.", "latent.")
+    registry.remove(n for n in registry.names() if n.startswith(model_dependent) and n not in wanted)
     registry.add_all(specs)
     return registry

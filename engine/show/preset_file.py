@@ -31,9 +31,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..control.modulator_file import ModulatorConfig, mod_table, parse_mods
 from ..control.toml_read import TOMLDecodeError, loads
 from ..core.params import ParamError, ParamRegistry, ParamSpec
-from ..errors import PresetError
+from ..errors import ModulationError, PresetError
 
 PRESET_VERSION = 1
 MAX_PRESET_BYTES = 256 * 1024             # presets are a few KB; a bigger file is not one
@@ -100,6 +101,7 @@ class Preset:
     keyframes: list[int | Path] = field(default_factory=list)
     description: str = ""
     path: Path | None = None
+    mods: tuple[ModulatorConfig, ...] = ()          # [[mod]] tables: LFOs and envelope followers
 
     @classmethod
     def read(cls, path: str | os.PathLike[str]) -> Preset:
@@ -130,6 +132,10 @@ class Preset:
                 isinstance(k, str) or (isinstance(k, int) and not isinstance(k, bool) and k >= 0)
                 for k in keyframes):
             raise PresetError(f"preset {path}: latent.keyframes must list seeds (integers >= 0) or W files")
+        try:
+            mods = parse_mods(dict(data), path)
+        except ModulationError as e:
+            raise PresetError(str(e)) from None
         return cls(
             name=name,
             params=dict(params),
@@ -137,6 +143,7 @@ class Preset:
             keyframes=[k if isinstance(k, int) else _resolve(where, k) for k in keyframes],
             description=description,
             path=path,
+            mods=mods,
         )
 
     def to_dict(self, folder: Path) -> dict[str, object]:
@@ -149,6 +156,8 @@ class Preset:
         if self.keyframes:
             doc["latent"] = {"keyframes": [k if isinstance(k, int) else _portable(k, folder)
                                            for k in self.keyframes]}
+        if self.mods:
+            doc["mod"] = [mod_table(m) for m in self.mods]
         return doc
 
     def expanded(self, registry: ParamRegistry) -> dict[str, float | int | bool | str]:

@@ -111,17 +111,19 @@ class PresetManager(PresetFolders):
         values = self.registry.targets()
         params: dict[str, float | int | bool | str] = {}
         for spec in self.registry:
-            if spec.kind == "trigger" or spec.name.startswith(NOT_SAVED_PREFIXES) or spec.name not in values:
-                continue
+            if (spec.kind == "trigger" or spec.readonly or spec.name.startswith(NOT_SAVED_PREFIXES)
+                    or spec.name not in values):
+                continue               # events, measured values and program settings are not state
             params[spec.name] = export_value(spec, values[spec.name])
         live: Mapping[str, object] = self.live_state() if self.live_state is not None else {}
         models = live.get("models") or {}
         keyframes = live.get("keyframes") or []
+        mods = live.get("mods") or ()
         assert isinstance(models, Mapping) and isinstance(keyframes, (list, tuple)), "live_state() contract"
         return Preset(name, params,
                       models={str(label): Path(p) for label, p in models.items()},
                       keyframes=[k if isinstance(k, int) else Path(k) for k in keyframes],
-                      description=description)
+                      description=description, mods=tuple(mods))  # type: ignore[arg-type]
 
     def save(self, name: str, description: str = "") -> Path:
         """Write the live state as preset ``name`` in the user's folder, atomically."""
@@ -150,8 +152,8 @@ class PresetManager(PresetFolders):
                         len(problems) - MAX_WARNINGS)
         targets: dict[str, float] = {}
         for n, v in preset.expanded(self.registry).items():
-            if n not in self.registry or self.registry.spec(n).kind == "trigger":
-                continue  # a preset is state: it never fires a trigger (panic, snapshot)
+            if n not in self.registry or self.registry.spec(n).kind == "trigger" or self.registry.spec(n).readonly:
+                continue  # a preset is state: it never fires a trigger, never fakes a measured value
             try:
                 targets[n] = self.registry.spec(n).coerce(v)
             except ParamError:
@@ -198,12 +200,14 @@ class Autosaver:
     def __init__(self, presets: PresetManager, interval: float = 30.0):
         self.presets = presets
         self.interval = interval
+        self.last_saved: float | None = None        # time.time() of the last good save
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     def _save(self) -> None:
         try:
             self.presets.autosave()
+            self.last_saved = time.time()
         except (OSError, PresetError) as e:  # a full disk must not stop the show
             log.warning("autosave failed: %s", e)
 

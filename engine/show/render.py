@@ -40,9 +40,11 @@ def image_to_rgba(img: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
 class Renderer:
     """Renders frames from a snapshot for one set of models, on one device."""
 
-    def __init__(self, blended, latents, size: tuple[int, int] | None = None, profile: bool = False):
+    def __init__(self, blended, latents, size: tuple[int, int] | None = None, profile: bool = False,
+                 bender=None):
         self.blended = blended
         self.latents = latents
+        self.bender = bender                         # NetworkBender: bend.<layer>.<op> (None: no bending)
         self.device = blended.device
         res = blended.img_resolution
         width, height = size or (int(res), int(res))
@@ -59,6 +61,12 @@ class Renderer:
         if self.device.type == "cuda":
             self._host = torch.empty((self.height, self.width, 4), dtype=torch.uint8, pin_memory=True)
             self._copied = torch.cuda.Event()
+
+    def close(self) -> None:
+        """Stop what the renderer's parts run in the background (the blend's direction worker)."""
+        close = getattr(self.latents, "close", None)
+        if callable(close):
+            close()
 
     @property
     def num_layers(self) -> int:
@@ -83,6 +91,8 @@ class Renderer:
         t0 = self._mark("blend", t0)
         ws = self.latents.ws(values, ft)
         t0 = self._mark("mapping", t0)
+        if self.bender is not None:
+            self.bender.update(values)
         img = self.blended.synthesis(ws, **self.latents.synthesis_kwargs(values, ft))
         self._mark("synthesis", t0)
         return img

@@ -21,10 +21,12 @@ import torch
 
 from ..core.clock import Clock, FrameTime
 from ..core.params import ChangeFanout, ParamRegistry
+from ..errors import NetblendError
 from ..sinks.base import Sink
 from .actions import ControlWorker, ShowActions
 from .catalog import build_registry
 from .loop import RenderLoop, SinkSet
+from .modulators import Modulation
 from .preset_file import Preset
 from .presets import INTERNAL, PresetManager
 from .render import Renderer
@@ -57,13 +59,20 @@ class Show:
         self.loop = RenderLoop(self.registry, renderer, SinkSet(), clock=self.clock, fps=fps,
                                triggers=self._triggers(renderer))
         self.loop.hooks.before_frame.append(self._frame_boundary)
+        self.modulation = Modulation()                     # LFOs and envelope followers ([[mod]] tables)
+        self.mapping_mods: tuple = ()                      # from the mapping files: kept across recalls
+        self.preset_mods: tuple = ()                       # from the last recalled preset
+        self.loop.hooks.transforms.append(lambda values, ft: self.modulation.apply(values, ft))
         self.recorders: list = []                          # ControlRecorders: told about recalls and swaps
         self.replaying = False                             # a control log drives swaps (render --controls)
         self.midi = None                                   # a LiveMidi once controllers are opened
         self.osc = None                                    # the OscAdapter once OSC input is open
+        self.osc_address: tuple[str, int] | None = None    # where OSC input listens
+        self.surface = None                                # the control page / OSCQuery server, when on
         self._build = build                                # models -> renderer (swaps); see engine.show.build
         self._boundary: queue.SimpleQueue[Callable[[FrameTime], None]] = queue.SimpleQueue()
-        self._closers: list[Callable[[], None]] = [self.worker.close, self.swapper.close]
+        self._closers: list[Callable[[], None]] = [lambda: self.renderer.close(), self.worker.close,
+                                                   self.swapper.close]
         self._last_preset: dict[str, float] | None = None
         self._seed_seen = self.registry.get("latent.seed")
 
@@ -105,7 +114,25 @@ class Show:
 
     def _live_state(self) -> dict:
         return {"models": {chr(ord("A") + i): str(p) for i, p in enumerate(self.model_paths)},
-                "keyframes": list(self.keyframes)}
+                "keyframes": list(self.keyframes), "mods": tuple(self.preset_mods)}
+
+    def set_modulators(self, preset_mods: Sequence | None = None, mapping_mods: Sequence | None = None) -> None:
+        """Replace the modulators (before the show runs, or at a frame boundary): the mapping files'
+        and the preset's ``[[mod]]`` tables. Declares their ``mod.*`` parameters and binds their routes;
+        raises :class:`~engine.errors.ModulationError` (and changes nothing) when a route is bad."""
+        preset = tuple(self.preset_mods if preset_mods is None else preset_mods)
+        mapping = tuple(self.mapping_mods if mapping_mods is None else mapping_mods)
+        modulation = Modulation(mapping + preset)
+        modulation.bind(self.registry)
+        specs = modulation.params()
+        wanted = {spec.name for spec in specs}
+        self.registry.remove(n for n in self.registry.names("mod.") if n not in wanted)
+        self.registry.add_all(specs)
+        for name in [n for n in self.loop.triggers if n.startswith("mod.")]:
+            del self.loop.triggers[name]
+        for name, action in modulation.trigger_actions().items():
+            self.loop.triggers[name] = (lambda act: lambda stamp: act())(action)
+        self.modulation, self.preset_mods, self.mapping_mods = modulation, preset, mapping
 
     # ------------------------------------------------------------------ the frame boundary (render thread)
     def _frame_boundary(self, ft: FrameTime) -> None:
@@ -132,11 +159,13 @@ class Show:
         self.clock.bpm = self.registry.get("tempo.bpm")
 
     def _switch(self, ready: SwapResult, ft: FrameTime) -> None:
-        self.loop.renderer = ready.renderer
+        old, self.loop.renderer = self.loop.renderer, ready.renderer
+        old.close()
         self.model_paths = list(ready.paths)
         self.keyframes = list(ready.keyframes)
         build_registry(ready.renderer.blended, self.registry)
         self.loop.triggers.update(self._triggers(ready.renderer))
+        self.modulation.rebind(self.registry)
         self.registry.jump()
         log.info("now playing %s", describe(self.model_paths))
         self._tell("swap", ft, {"models": [str(p) for p in self.model_paths], "keyframes": _plain(self.keyframes)})
@@ -200,6 +229,11 @@ class Show:
 
     def _apply_preset(self, preset: Preset, morph: float | None, unit: str, keyframes: list,
                       ft: FrameTime | None) -> None:
+        if tuple(preset.mods) != self.preset_mods:
+            try:
+                self.set_modulators(preset_mods=preset.mods)
+            except NetblendError as e:          # a bad route: the old modulators keep playing
+                log.warning("preset %s: modulators not changed: %s", preset.name, e)
         self.presets.apply(preset, morph, unit)
         self._last_preset = {n: self.registry.spec(n).coerce(v) for n, v in preset.expanded(self.registry).items()
                              if n in self.registry and self.registry.spec(n).kind != "trigger"}

@@ -13,6 +13,7 @@ import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..control.mapping import load_mapping
 from ..control.osc_server import DEFAULT_HOST, DEFAULT_PORT, parse_host_port
 from ..core.paths import user_dir
 
@@ -35,9 +36,19 @@ class MidiConfig:
 
 
 @dataclass
+class SurfaceSettings:
+    port: int | None = None                      # the control page and OSCQuery (HTTP + WebSocket); None = off
+    host: str = "127.0.0.1"                      # beyond loopback a token is required (printed at start)
+    models_dir: str | None = None                # model files the page may swap to (besides the given ones)
+    announce: bool = False                       # zeroconf on the LAN (_oscjson._tcp, _osc._udp)
+
+
+@dataclass
 class TransportConfig:
     osc: OscConfig = field(default_factory=OscConfig)
     midi: MidiConfig = field(default_factory=MidiConfig)
+    surface: SurfaceSettings = field(default_factory=SurfaceSettings)
+    audio_in: str | None = None                  # an audio input device (name fragment or index)
     link: bool = False                           # join an Ableton Link session (announces on the LAN)
     autosave: float = 30.0                       # seconds between autosaves; 0 = off
     record_controls: str | None = None           # control log for `netblend render --controls`
@@ -45,14 +56,35 @@ class TransportConfig:
 
 def check_transports(config: TransportConfig) -> None:
     """Raise the one-line error of a bad mapping file or feedback address, before any model loads."""
-    from ..control.mapping import load_mapping
-
     for path in [*config.midi.mappings, *config.osc.maps]:
         load_mapping(path)            # a path or a shipped map's name; a missing one names the shipped maps
     if config.osc.feedback:
         parse_host_port(config.osc.feedback)
     if config.osc.port:
         _probe_udp_port(config.osc.host, config.osc.port)
+    if config.surface.port:
+        _probe_tcp_port(config.surface.host, config.surface.port)
+
+
+def _probe_tcp_port(host: str, port: int) -> None:
+    """Raise a one-line SurfaceError when the control page's ``host:port`` cannot be bound."""
+    import socket
+
+    from ..surface.host import SurfaceError
+
+    try:
+        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+        probe = socket.socket(family, socket.SOCK_STREAM)
+    except (OSError, UnicodeError) as e:
+        raise SurfaceError(f"--http-host {host}: {e}; give an interface address such as 127.0.0.1") from None
+    try:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+    except OSError as e:
+        raise SurfaceError(f"cannot open the control page on {host}:{port}: {e.strerror or e}; pick another "
+                           "port with --http-port (0 = no page) or stop the program using it") from None
+    finally:
+        probe.close()
 
 
 def _probe_udp_port(host: str, port: int) -> None:
@@ -77,17 +109,29 @@ def _probe_udp_port(host: str, port: int) -> None:
 
 def start_transports(show, config: TransportConfig) -> list[str]:
     """Start what ``config`` asks for on ``show``; returns status lines for the start-up message."""
+    mods = tuple(m for path in config.midi.mappings + config.osc.maps for m in load_mapping(path).mods)
+    if mods:
+        show.set_modulators(mapping_mods=mods)
     lines = _start_osc(show, config.osc)
     lines += _start_midi(show, config.midi)
+    if config.audio_in is not None:
+        from ..control.audio import start_audio
+
+        audio = start_audio(show.registry, config.audio_in)
+        show.add_closer(audio.stop)
+        lines.append(f"audio in: {config.audio_in} (audio.level, .low, .mid, .high, .onset, .beat)")
     if config.link:
         from .tempo import start_link
 
         show.attach(start_link(show.registry))
         lines.append("Ableton Link: joined (tempo follows the session both ways)")
+    autosaver = None
     if config.autosave > 0:
         from .presets import Autosaver
 
-        show.attach(Autosaver(show.presets, interval=config.autosave).start())
+        autosaver = show.attach(Autosaver(show.presets, interval=config.autosave).start())
+    if config.surface.port is not None:
+        lines += _start_surface(show, config.surface, autosaver)
     if config.record_controls:
         from .control_log import ControlRecorder
 
@@ -120,12 +164,29 @@ def _start_osc(show, config: OscConfig) -> list[str]:
         show.add_closer(server.stop)
         show.osc = adapter
         host, port = server.address
+        show.osc_address = (host, port)
         lines.append(f"OSC on {host}:{port} (`netblend osc` lists the addresses; /engine/describe asks "
                      "a running engine)")
     if feedback is not None:
         feedback.start()
         lines.append(f"OSC feedback to {feedback.target[0]}:{feedback.target[1]} (/engine/dump sends every value)")
     return lines
+
+
+def _start_surface(show, settings: SurfaceSettings, autosaver) -> list[str]:
+    """The control page and OSCQuery server on its own thread; the preview is one more output."""
+    from ..surface import SurfaceConfig, start_surface
+    from .surface_host import ShowSurfaceHost
+
+    osc_host, osc_port = show.osc_address or (None, None)
+    surface = start_surface(ShowSurfaceHost(show, settings.models_dir, autosaver),
+                            SurfaceConfig(host=settings.host, port=settings.port, osc_host=osc_host,
+                                          osc_port=osc_port, announce=settings.announce))
+    show.add_closer(surface.stop)
+    show.add_sink(surface.preview)
+    show.loop.hooks.after_frame.append(lambda frame, ft: surface.on_frame())
+    show.surface = surface
+    return [f"control page: {surface.url} (OSCQuery on the same port)"]
 
 
 def _start_midi(show, config: MidiConfig) -> list[str]:

@@ -57,7 +57,7 @@ def test_a_negative_weight_list_is_a_value(saved, tmp_path):
     ("null,readback=maybe", ["readback='maybe' must be 1 or 0"]),
 ])
 def test_sink_options_are_checked_before_any_model_loads(capsys, spec, needles):
-    assert main(["run", "--sink", spec, "--seconds", "1", "--osc-port", "0"]) == 2
+    assert main(["run", "--sink", spec, "--seconds", "1", "--osc-port", "0", "--http-port", "0"]) == 2
     err = one_line_error(capsys)
     for needle in needles:
         assert needle in err

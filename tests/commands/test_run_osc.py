@@ -24,7 +24,7 @@ def test_run_takes_osc_and_sends_feedback_and_fps(tmp_path):
     port = free_udp_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "engine", "run", "--device", "cpu", "--sink", "null", "--seconds", "30",
-         "--autosave", "0", "--presets", str(tmp_path), "--osc-port", str(port),
+         "--autosave", "0", "--presets", str(tmp_path), "--osc-port", str(port), "--http-port", "0",
          "--osc-feedback", f"127.0.0.1:{listen.getsockname()[1]}"],
         cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)        # our "OSC Out CHOP"

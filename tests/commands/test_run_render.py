@@ -34,7 +34,8 @@ def test_run_prints_one_summary_line_and_records_controls_that_render_replays(tm
     log = tmp_path / "controls.jsonl"
     video = tmp_path / "live.mp4"
     assert main(["run", "--seconds", "0.5", "--fps", "8", "--sink", "null", f"--sink=record:{video}",
-                 "--osc-port", "0", "--autosave", "0", "--device", "cpu", "--record-controls", str(log),
+                 "--osc-port", "0", "--http-port", "0", "--autosave", "0", "--device", "cpu",
+                 "--record-controls", str(log),
                  "--presets", str(tmp_path)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert len(out) == 1 and out[0].startswith("netblend: ") and "frames in" in out[0] and "fps" in out[0]
@@ -49,10 +50,10 @@ def test_run_prints_one_summary_line_and_records_controls_that_render_replays(tm
 
 
 def test_start_up_errors_are_one_line_with_the_fix(tmp_path, capsys):
-    assert main(["run", str(tmp_path / "missing.pkl"), "--device", "cpu", "--osc-port", "0"]) == 2
+    assert main(["run", str(tmp_path / "missing.pkl"), "--device", "cpu", "--osc-port", "0", "--http-port", "0"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "missing.pkl" in err[0] and err[0].startswith("netblend: error:")
-    assert main(["run", "--sink", "hologram", "--device", "cpu", "--osc-port", "0"]) == 2
+    assert main(["run", "--sink", "hologram", "--device", "cpu", "--osc-port", "0", "--http-port", "0"]) == 2
     assert "unknown output 'hologram'" in capsys.readouterr().err
     assert main(["render", "--seconds", "1", "-o", str(tmp_path / "x.mp4"), "--controls",
                  str(tmp_path / "nope.jsonl")]) == 2
@@ -65,7 +66,8 @@ def test_run_autosaves_on_exit_and_resume_restores_it(tmp_path, capsys):
     from tests.conftest import ROOT
 
     shutil.copy(ROOT / "presets" / "crossover-32px.toml", tmp_path)
-    common = ["--seconds", "0.3", "--sink", "null", "--osc-port", "0", "--device", "cpu", "--presets", str(tmp_path)]
+    common = ["--seconds", "0.3", "--sink", "null", "--osc-port", "0", "--http-port", "0", "--device", "cpu",
+              "--presets", str(tmp_path)]
     from engine.core.paths import user_dir
 
     assert main(["run", "--preset", "crossover-32px", "--autosave", "100", *common]) == 0
@@ -81,8 +83,34 @@ def test_run_autosaves_on_exit_and_resume_restores_it(tmp_path, capsys):
 def test_bad_outputs_and_mappings_fail_before_anything_renders(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text('[[midi]]\ncontrol = "cc"\nnumber = 300\nparam = "blend.layer.0"\n')
-    assert main(["run", "--mapping", str(bad), "--osc-port", "0", "--device", "cpu"]) == 2
+    assert main(["run", "--mapping", str(bad), "--osc-port", "0", "--http-port", "0", "--device", "cpu"]) == 2
     assert "number = 300" in capsys.readouterr().err
     assert main(["render", "--seconds", "1", "-o", str(tmp_path / "x.avi"), "--device", "cpu", "--quiet"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["netblend: error: record: unknown video type '.avi'; use one of .mp4, .mkv, .mov, .webm"]
+
+
+@pytest.mark.slow
+def test_two_processes_render_the_demo_to_the_same_frames(tmp_path):
+    """Separate processes (one limited to a single thread, one free to pick its thread count) write the
+    same pictures: the demo is built from its own seeded recipe and a render keeps several threads only
+    when they give exactly one thread's pixels."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    outs = []
+    for k, threads in enumerate(("1", None)):
+        env = {key: v for key, v in os.environ.items() if key != "OMP_NUM_THREADS"}
+        if threads:
+            env["OMP_NUM_THREADS"] = threads
+        out = tmp_path / f"demo{k}.mp4"
+        subprocess.run([sys.executable, "-m", "engine", "render", "--seconds", "0.5", "--fps", "6", "-o", str(out),
+                        "--device", "cpu", "--quiet"], cwd=ROOT, env=env, check=True, capture_output=True,
+                       timeout=300)
+        outs.append(decode(out))
+    assert len(outs[0]) == len(outs[1]) == 3
+    assert all(np.array_equal(a, b) for a, b in zip(*outs))
+    assert not np.array_equal(outs[0][0], outs[0][2])          # the demo walk moves

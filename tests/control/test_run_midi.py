@@ -89,7 +89,7 @@ def test_a_fader_moved_as_soon_as_the_engine_reports_itself_up_counts(jack, tmp_
         env.pop("MIDO_BACKEND", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "engine", "run", "--device", "cpu", "--sink", "null", "--seconds", "120",
-         "--autosave", "0", "--presets", str(tmp_path), "--osc-port", "0",
+         "--autosave", "0", "--presets", str(tmp_path), "--osc-port", "0", "--http-port", "0",
          "--mapping", str(MAPPINGS / "nanokontrol2.toml"), "--osc-feedback", f"127.0.0.1:{listen.getsockname()[1]}"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     got: dict[str, float] = {}

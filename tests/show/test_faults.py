@@ -20,7 +20,7 @@ from engine.show.presets import PresetManager
 from engine.show.stats import FrameStats
 from tests.helpers import Collect, make_show, steps, tiny_pair
 
-COMMON = ["--seconds", "0.25", "--sink", "null", "--osc-port", "0", "--device", "cpu"]
+COMMON = ["--seconds", "0.25", "--sink", "null", "--osc-port", "0", "--http-port", "0", "--device", "cpu"]
 
 
 def saved_pair(folder, seed):
@@ -198,7 +198,8 @@ def test_nothing_the_engine_writes_lands_in_the_checkout(tmp_path):
     env = {k: v for k, v in os.environ.items() if k not in ("NETBLEND_HOME", "NETBLEND_PRESETS", "XDG_DATA_HOME")}
     env["HOME"] = str(tmp_path / "home")
     code = ("import sys; from engine.cli import main; "
-            "sys.exit(main(['run', '--seconds', '0.3', '--sink', 'null', '--osc-port', '0', '--device', 'cpu', "
+            "sys.exit(main(['run', '--seconds', '0.3', '--sink', 'null', '--osc-port', '0', '--http-port', '0', "
+            "'--device', 'cpu', "
             "'--autosave', '0.1']))")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, check=True, capture_output=True, timeout=240)
     assert (tmp_path / "home" / ".local" / "share" / "netblend" / "autosave.toml").exists()

@@ -84,7 +84,8 @@ def test_a_bad_playlist_fails_before_any_model_loads(tmp_path, capsys):
     bad = tmp_path / "p.toml"
     bad.write_text('[[cue]]\npreset = "nope"\n')
     t0 = time.perf_counter()
-    assert main(["run", "--playlist", str(bad), "--osc-port", "0", "--device", "cpu", "--sink", "null"]) == 2
+    assert main(["run", "--playlist", str(bad), "--osc-port", "0", "--http-port", "0", "--device", "cpu",
+                 "--sink", "null"]) == 2
     assert "no preset named 'nope'" in capsys.readouterr().err
     assert time.perf_counter() - t0 < 5
 
@@ -92,9 +93,9 @@ def test_a_bad_playlist_fails_before_any_model_loads(tmp_path, capsys):
 def test_the_log_file_gets_timestamped_lines(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("NETBLEND_HOME", str(tmp_path / "home"))          # no autosave from other tests
     log = tmp_path / "show.log"
-    assert main(["run", "--log", str(log), "--seconds", "0.2", "--sink", "null", "--osc-port", "0",
+    assert main(["run", "--log", str(log), "--seconds", "0.2", "--sink", "null", "--osc-port", "0", "--http-port", "0",
                  "--device", "cpu", "--autosave", "0", "--preset", "no-such-preset-xyz"]) == 2
-    assert main(["run", "--log", str(log), "--seconds", "0.2", "--sink", "null", "--osc-port", "0",
+    assert main(["run", "--log", str(log), "--seconds", "0.2", "--sink", "null", "--osc-port", "0", "--http-port", "0",
                  "--device", "cpu", "--autosave", "0", "--resume"]) == 0
     text = log.read_text()
     assert "nothing to resume" in text and text[:4].isdigit()        # "2026-..." timestamps
@@ -110,7 +111,7 @@ def test_the_watchdog_restarts_a_stalled_engine_with_resume(tmp_path):
     (tmp_path / "home").mkdir()
     supervisor = subprocess.Popen(
         [sys.executable, "-m", "engine", "run", *map(str, paths), "--watchdog", "3", "--sink", "null",
-         "--osc-port", "0", "--device", "cpu", "--fps", "20", "--autosave", "0.5"],
+         "--osc-port", "0", "--http-port", "0", "--device", "cpu", "--fps", "20", "--autosave", "0.5"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         first = wait_for_child(tmp_path / "home", None)

@@ -8,15 +8,15 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from engine.control.presets import PresetManager
-from engine.core.catalog import show_params
 
 from engine.control.audio import analyse_file
 from engine.control.audio import params as audio_params
 from engine.control.modulator_file import load_mods
 from engine.core.clock import FakeClock
 from engine.core.params import ParamRegistry
+from engine.show.catalog import show_params
 from engine.show.modulators import Modulation
+from engine.show.presets import PresetManager
 from tests.control.audio.signals import click_track, with_burst, write_audio
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,14 +7,14 @@ import threading
 from collections.abc import Sequence
 
 import torch
-from engine.core.catalog import build_registry
-from engine.core.loop import RenderLoop, SinkSet
-from engine.core.show import build_renderer
 
 from engine.control.actions import Actions
-from engine.control.feedback import ChangeFanout
 from engine.core.clock import Clock
-from tests.core.test_loop import tiny_pair
+from engine.core.params import ChangeFanout
+from engine.show.build import build_renderer
+from engine.show.catalog import build_registry
+from engine.show.loop import RenderLoop, SinkSet
+from tests.helpers import tiny_pair
 
 
 class RecordingActions(Actions):
@@ -83,8 +83,8 @@ class ShowHost:
     # -- a real render loop feeding the surface ----------------------------------------------------
     def play(self, surface, fps: float = 30.0) -> None:
         """Render frames on a thread: the preview sink gets them, ``surface.on_frame`` runs after each."""
-        self.loop = RenderLoop(self.registry, self.renderer, SinkSet([surface.preview]), clock=Clock(), fps=fps,
-                               on_frame=lambda ft: surface.on_frame())
+        self.loop = RenderLoop(self.registry, self.renderer, SinkSet([surface.preview]), clock=Clock(), fps=fps)
+        self.loop.hooks.after_frame.append(lambda frame, ft: surface.on_frame())
         self._thread = threading.Thread(target=self.loop.run, name="test-render", daemon=True)
         self._thread.start()
 

@@ -7,14 +7,14 @@ import struct
 import time
 
 import pytest
-from engine.core.catalog import build_registry
 from pythonosc.osc_bundle_builder import IMMEDIATELY, OscBundleBuilder
 from pythonosc.osc_message_builder import OscMessageBuilder, build_msg
 
 from engine.control.osc import OscAdapter
 from engine.control.osc_server import OscServer, OscServerConfig
 from engine.models.build import build_generator
-from tests.core.test_loop import TINY
+from engine.show.catalog import build_registry
+from tests.helpers import TINY
 from tests.surface.conftest import run
 from tests.surface.show_host import ShowHost
 from tests.surface.wsclient import WsClient
@@ -166,16 +166,16 @@ def test_a_swap_to_more_layers_sends_path_added_and_back_path_removed(surface, h
             build_registry(bigger, host.registry)                 # what the show does after a swap
             added = sorted(set(host.registry.names("blend.layer.")) - before)
             assert added
-            got = await client.until(lambda seen: any(isinstance(i, dict) and i["COMMAND"] == "PATH_CHANGED"
-                                                      for i in seen), 3.0)
+            layer_folder = {"COMMAND": "PATH_CHANGED", "DATA": "/blend/layer"}
+            got = await client.until(lambda seen: layer_folder in seen, 3.0)
             notices = [i for i in got if isinstance(i, dict)]
-            assert {"COMMAND": "PATH_CHANGED", "DATA": "/blend/layer"} in notices
-            assert sorted(n["DATA"] for n in notices if n["COMMAND"] == "PATH_ADDED") == \
+            assert sorted(n["DATA"] for n in notices
+                          if n["COMMAND"] == "PATH_ADDED" and n["DATA"].startswith("/blend/layer/")) == \
                 sorted("/" + a.replace(".", "/") for a in added)
             build_registry(host.renderer.blended, host.registry)  # and back
-            got = await client.until(lambda seen: any(isinstance(i, dict) and i["COMMAND"] == "PATH_CHANGED"
-                                                      for i in seen), 3.0)
-            removed = [i["DATA"] for i in got if isinstance(i, dict) and i["COMMAND"] == "PATH_REMOVED"]
+            got = await client.until(lambda seen: layer_folder in seen, 3.0)
+            removed = [i["DATA"] for i in got if isinstance(i, dict) and i["COMMAND"] == "PATH_REMOVED"
+                       and i["DATA"].startswith("/blend/layer/")]
             assert sorted(removed) == sorted("/" + a.replace(".", "/") for a in added)
         finally:
             await client.close()

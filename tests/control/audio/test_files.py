@@ -144,7 +144,7 @@ def test_a_file_without_sound_is_one_clear_line(tmp_path):
 
 
 def test_the_track_drives_the_tempo_only_when_asked(tmp_path):
-    from engine.core.catalog import engine_params
+    from engine.show.catalog import engine_params
 
     samples, _ = click_track(132.0, 8.0)
     track = analyse_file(write_audio(tmp_path / "clicks.wav", samples), FPS)

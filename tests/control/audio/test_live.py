@@ -7,7 +7,6 @@ import sys
 import time
 
 import pytest
-from engine.core.catalog import engine_params
 
 from engine.cli import main
 from engine.control.audio import params, start_audio
@@ -16,6 +15,7 @@ from engine.control.modulator_file import ModulatorConfig, Route
 from engine.core.clock import FakeClock
 from engine.core.params import ParamRegistry, ParamSpec
 from engine.errors import AudioError
+from engine.show.catalog import engine_params
 from engine.show.modulators import Modulation
 from engine.show.modulators import params as mod_params
 from tests.control.audio.conftest import PLAYER
