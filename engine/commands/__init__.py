@@ -11,3 +11,23 @@ def add_show_arguments(parser) -> None:
                         help="presets folder (default: $NETBLEND_PRESETS, else the project's presets/)")
     parser.add_argument("--size", metavar="WxH", help="output size (default: the model's resolution)")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
+    add_frame_arguments(parser)
+
+
+def add_frame_arguments(parser) -> None:
+    """How frames are computed: precision, torch.compile, CUDA graphs (run, render, warmup, bench)."""
+    group = parser.add_argument_group("frame computation (docs/gpu.md)")
+    group.add_argument("--precision", default="auto", choices=("auto", "fp32", "fp16"),
+                       help="fp16 layers in half precision: auto = on CUDA only (MPS and CPU render fp32)")
+    group.add_argument("--fp16-res", type=int, default=None, metavar="N",
+                       help="fp16 layers = the N highest resolutions (default: the model's own, 4 officially)")
+    group.add_argument("--compile", default="auto", choices=("auto", "on", "off"),
+                       help="torch.compile the frame at warm-up, cached on disk (auto: on CUDA; off on CPU and MPS)")
+    group.add_argument("--cuda-graph", default="auto", choices=("auto", "on", "off"),
+                       help="replay the frame as a CUDA graph (auto: with --compile on CUDA)")
+
+
+def frame_config(args) -> dict:
+    """The ShowConfig fields of the frame arguments."""
+    return dict(precision=getattr(args, "precision", "auto"), num_fp16_res=getattr(args, "fp16_res", None),
+                compile=getattr(args, "compile", "auto"), cuda_graph=getattr(args, "cuda_graph", "auto"))

@@ -66,6 +66,7 @@ def build_render_show(args):
     from ..show import ShowConfig, assemble
     from ..show.build import parse_size, warm_up
     from ..show.control_log import ControlReplay, initial_state, read_control_log
+    from . import frame_config
 
     track = None
     if getattr(args, "audio", None):
@@ -83,7 +84,7 @@ def build_render_show(args):
     models = list(args.models) or [str(p) for p in start.get("models", [])]
     config = ShowConfig(models=models, preset=args.preset, presets_dir=args.presets, size=parse_size(args.size),
                         device=args.device, fps=args.fps, clock=FakeClock(fps=args.fps),
-                        initial=dict(start.get("params", {})))
+                        initial=dict(start.get("params", {})), **frame_config(args))
     show = assemble(config)
     try:
         if start.get("keyframes"):

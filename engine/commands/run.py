@@ -152,10 +152,11 @@ def _run(args) -> int:
     from ..show.presets import PresetFolders
     from ..sinks import check_sink_specs, make_sinks
     from ..sinks.snapshot import SnapshotSink
+    from . import frame_config
 
     config = ShowConfig(models=list(args.models), preset=args.preset, resume=args.resume,
                         presets_dir=args.presets, size=parse_size(args.size), device=args.device,
-                        fps=args.fps, profile=args.profile)
+                        fps=args.fps, profile=args.profile, **frame_config(args))
     transports = transport_config(args)
     check_transports(transports)                  # bad input fails before the models load
     specs, note = _default_sinks(list(args.sink))

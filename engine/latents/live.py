@@ -209,6 +209,19 @@ class LatentEngine:
             transform = torch.matmul(stored, self._user_xform, out=self._xform)    # [3, 3], in place
         return {"noise_mode": self._noise_mode, "noise_gain": self._gain, "transform": transform}
 
+    @property
+    def noise_mode(self) -> str:
+        """The noise mode of the last prepared frame (a host choice, like the plan)."""
+        return self._noise_mode
+
+    def device_kwargs(self) -> dict:
+        """The device half of :meth:`synthesis_kwargs` for the prepared frame, as a pure function of device
+        tensors (for a traced frame): ``noise_gain`` (0-d) and, for StyleGAN3, ``transform`` (3x3)."""
+        transform = None
+        if self._xform is not None:
+            transform = self.G.synthesis.input.transform @ self._user_xform          # [3, 3]
+        return {"noise_gain": self._gain, "transform": transform}
+
     # ------------------------------------------------------------------ host half
     @staticmethod
     def _value(values: Mapping[str, float], name: str) -> float:

@@ -4,7 +4,8 @@ Rows ``[0, slots)`` hold seeds: the host assigns each seed a slot (least recentl
 writes its official z (:func:`~engine.latents.seeds.seed_to_z`) into a host mirror and sends the whole
 z table with one non-blocking copy (:class:`~engine.core.uploads.StagedUpload`); the mapping then runs on
 the device for that slot only, writing its untruncated W+ into the table in place. Rows from
-``slots`` on hold W/W+ files (walk keyframes, the style-mixing source), set at configuration.
+``slots`` on hold W/W+ files (walk keyframes, the style-mixing source), set at configuration; the
+table keeps :data:`FILE_ROWS` rows for them, so its address and shape stay put.
 
 A slot is mapped again only when the mapping network itself changed (``blend.mapping`` rewrites it in
 place; :func:`~engine.latents.seeds.weights_version` notices without touching the device) or the class
@@ -24,6 +25,7 @@ from ..core.uploads import StagedUpload
 from .seeds import seed_to_z, weights_version
 
 SEED_SLOTS = 8
+FILE_ROWS = 8                   # rows kept for W/W+ files, so new keyframe files rarely move the table
 
 
 class LatentTable:
@@ -42,19 +44,26 @@ class LatentTable:
         self._mapping_tensors = list(G.mapping.parameters()) + list(G.mapping.buffers())
         self._version = weights_version(self._mapping_tensors)
         self.mapping_calls = 0                                                 # for tests and stats
+        self.layout = 0                                                        # bumped when ``w`` moves
         with torch.no_grad(), torch.inference_mode(False):    # normal tensors, even from a loader thread
-            self.w = torch.zeros(slots, G.num_ws, G.w_dim, device=device)     # [rows, num_ws, w_dim]
+            self.w = torch.zeros(slots + FILE_ROWS, G.num_ws, G.w_dim, device=device)  # [rows, num_ws, w_dim]
 
     # ------------------------------------------------------------------ configuration (not per frame)
     def set_files(self, latents: Sequence[torch.Tensor]) -> None:
-        """W+ rows ``[1, num_ws, w_dim]`` (keyframes, mixing source) at rows ``slots, slots + 1, ...``."""
+        """W+ rows ``[1, num_ws, w_dim]`` (keyframes, mixing source) at rows ``slots, slots + 1, ...``.
+
+        Written in place while they fit the rows kept for files (the table keeps its address and shape,
+        so a compiled or captured frame stays valid); more files make a larger table (``layout`` + 1)."""
         G = self.G
+        rows = self.slots + max(FILE_ROWS, len(latents))
         with torch.no_grad(), torch.inference_mode(False):
-            table = torch.zeros(self.slots + len(latents), G.num_ws, G.w_dim, device=self.device)
-            table.narrow(0, 0, self.slots).copy_(self.w.narrow(0, 0, self.slots))
+            if rows != self.w.shape[0]:
+                table = torch.zeros(rows, G.num_ws, G.w_dim, device=self.device)
+                table.narrow(0, 0, self.slots).copy_(self.w.narrow(0, 0, self.slots))
+                self.w = table
+                self.layout += 1
             for i, ws in enumerate(latents):
-                table.narrow(0, self.slots + i, 1).copy_(ws)
-        self.w = table
+                self.w.narrow(0, self.slots + i, 1).copy_(ws)
 
     def file_row(self, i: int) -> int:
         """The table row of file latent ``i`` (in the order given to :meth:`set_files`)."""

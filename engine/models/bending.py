@@ -27,8 +27,9 @@ Order: geometric ops, invert, multiply, ablate.
 
 Per frame: ``bender.update(snapshot.values)`` compares the amounts with the last frame's on the host
 (the values are host floats anyway) and, only when they changed, writes them in place into one small
-device tensor ``[layers, ops]`` (a non-blocking copy on CUDA): no device allocation and no host sync,
-and the traced forward pass reads the amounts from that tensor, so changing a value never retraces.
+device tensor ``[layers, ops]`` (one non-blocking copy from a pinned staging ring): no device allocation
+and no host sync, and the traced forward pass reads the amounts from that tensor, so changing a value
+never retraces.
 An op whose amount is 0 is skipped entirely and a layer with no active op has no hook at all, so zero
 amounts cost nothing and leave frames bit-identical.
 Switching an op on or off changes the forward pass: :attr:`NetworkBender.signature` names the active
@@ -46,6 +47,7 @@ import numpy as np
 import torch
 
 from engine.core.params import ParamSpec
+from engine.core.uploads import StagedUpload
 
 from .generator import GeneratorInputError
 
@@ -119,8 +121,9 @@ class NetworkBender:
         self.seed = seed
         first = next(getattr(G, "live", G).synthesis.parameters())
         self.device = first.device
+        self._staged = StagedUpload((self.num_layers, len(OPS)), self.device)    # pinned ring -> device
+        self.amounts = self._staged.tensor                                         # [L, ops], fixed address
         with torch.inference_mode(False):     # normal tensors, writable in place inside and outside it
-            self.amounts = torch.zeros(self.num_layers, len(OPS), device=self.device)   # [L, ops]
             self._rows = list(self.amounts.unbind(0))                              # views, one per layer
         self._names = [param_name(i, op) for i in range(self.num_layers) for op in OPS]
         self._host = np.zeros(self.num_layers * len(OPS), dtype=np.float32)
@@ -171,11 +174,9 @@ class NetworkBender:
         return True
 
     def _upload(self, amounts: np.ndarray) -> None:
-        """Write the amounts into the device tensor in place. On CUDA an asynchronous copy from pageable
-        memory: the driver stages the ~0.5 KB at once and returns, with no device synchronisation (the
-        array also stays referenced as ``_host`` until the next change)."""
-        with torch.no_grad(), torch.inference_mode(False):
-            self.amounts.view(-1).copy_(torch.from_numpy(amounts), non_blocking=self.device.type == "cuda")
+        """Write the amounts into the device tensor in place: one non-blocking copy from a pinned staging
+        buffer (:class:`~engine.core.uploads.StagedUpload`), no host wait, the tensor's address fixed."""
+        self._staged.write(amounts.reshape(self.num_layers, len(OPS)))
 
     def _hook_layer(self, i: int, on: bool) -> None:
         handle = self._hooks.pop(i, None)

@@ -5,7 +5,7 @@ Every generator netblend hands out (``StyleGAN2Generator``, ``StyleGAN3Generator
 
     G.family, G.config, G.init_kwargs, G.layers
     G.z_dim, G.w_dim, G.c_dim, G.num_ws, G.img_resolution, G.img_channels
-    G.impl          # settable: the stylegan_ops implementation every layer uses ('ref' | 'fast')
+    G.impl          # settable: the stylegan_ops implementation ('ref' | 'fast' | ... or 'op=impl,...')
     G.precision     # settable: 'auto' (fp16 layers in half on CUDA only) | 'fp32' | 'fp16'
     G.num_fp16_res  # settable: how many of the highest resolutions are fp16 layers
     G.mapping(z, c=None, truncation_psi=1.0, truncation_cutoff=None)           -> ws [N, num_ws, w_dim]
@@ -28,7 +28,7 @@ reference: see :data:`FP16_TOLERANCE`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, NamedTuple, Protocol, runtime_checkable
 
 import numpy as np
 import torch
@@ -41,12 +41,20 @@ from .layers import LayerTable
 
 PRECISIONS = ("auto", "fp32", "fp16")
 NOISE_MODES = ("const", "random", "none")
-# The fastest op implementation that passes parity with 'ref' on each device type. 'fast' was
-# measured on this project's CPU (scripts/time_sg2.py, scripts/time_sg3.py; see docs/architecture.md)
-# and passes the oracle parity tests there; CUDA and MPS take it too until a GPU session measures
-# them (tests/models/test_generator_protocol.py::test_default_impl_matches_ref_on_the_gpu checks
-# parity there). Extend this table when 'triton' or 'cuda' kernels pass that test on a device.
-DEFAULT_IMPLS = {"cpu": "fast", "cuda": "fast", "mps": "fast"}
+OPS = ("upfirdn2d", "bias_act", "filtered_lrelu", "modulated_conv")
+# The op implementation per op and device type: the single place to change the engine's defaults.
+# CPU: 'fast', measured side by side on this project's CPU (scripts/time_sg2.py, scripts/time_sg3.py; see
+# docs/architecture.md) and passing the oracle parity tests there. CUDA: the kernel engineer's
+# recommendation (docs/gpu.md "Which impl per op on CUDA"): the fused CUDA filtered_lrelu where
+# stylegan_ops.cuda.build() succeeds at warm-up (build_default_ops), else the fused Triton one; Triton
+# bias_act; cuDNN ('fast') for upfirdn2d and the modulated convolutions. An impl that cannot run here
+# falls back along FALLBACKS. MPS: 'fast'. Parity on a GPU: test_default_impl_matches_ref_on_the_gpu.
+DEFAULT_IMPLS: dict[str, dict[str, str]] = {
+    "cpu": dict.fromkeys(OPS, "fast"),
+    "cuda": {"upfirdn2d": "fast", "bias_act": "triton", "filtered_lrelu": "cuda", "modulated_conv": "fast"},
+    "mps": dict.fromkeys(OPS, "fast"),
+}
+FALLBACKS = {"cuda": "triton", "triton": "fast"}
 # The documented fp16 tolerance: with fp16 layers computing in half, the image differs from the
 # float32 reference by at most this fraction of the reference's largest magnitude (max |fp16 - fp32|
 # <= FP16_TOLERANCE * max |fp32|). Measured on the CPU over 20 tiny variants (StyleGAN2 orig/skip/resnet
@@ -59,16 +67,96 @@ class GeneratorInputError(NetblendError, ValueError):
     """A call or a setting a generator refuses; the message names the problem and the fix."""
 
 
+class OpImpls(NamedTuple):
+    """One ``stylegan_ops`` implementation per op; ``str()`` is one name when all agree, else
+    ``op=impl,...`` (what ``G.impl`` reports and accepts)."""
+
+    upfirdn2d: str
+    bias_act: str
+    filtered_lrelu: str
+    modulated_conv: str
+
+    def __str__(self) -> str:
+        if len(set(self)) == 1:
+            return self[0]
+        return ",".join(f"{op}={impl}" for op, impl in zip(OPS, self))
+
+
+def op_impl(impl: str | OpImpls, op: str) -> str:
+    """The implementation of ``op`` under a layer's ``impl`` (one name for every op, or an OpImpls)."""
+    return impl if isinstance(impl, str) else getattr(impl, op)
+
+
+def impl_problem(impl: str, device: torch.device) -> str | None:
+    """Why ``impl`` cannot run on ``device`` now, or None (nothing is built or imported here)."""
+    from stylegan_ops import cuda as cuda_ops
+    from stylegan_ops.backends import triton_installed
+
+    if impl == "triton" and (device.type != "cuda" or not triton_installed()):
+        return "Triton runs on CUDA with the triton package"
+    if impl == "cuda" and (device.type != "cuda" or not cuda_ops.is_built()):
+        return "the CUDA kernel is not built (warm-up builds it)"
+    return None
+
+
 def default_impl(device: str | torch.device = "cpu") -> str:
-    """The op implementation the engine uses on ``device`` unless told otherwise (see DEFAULT_IMPLS)."""
-    return DEFAULT_IMPLS.get(torch.device(device).type, "ref")
+    """The op implementations the engine uses on ``device`` unless told otherwise: :data:`DEFAULT_IMPLS`,
+    each op falling back along :data:`FALLBACKS` while its choice cannot run here. One name (``'fast'``)
+    when every op agrees, else ``'op=impl,...'``."""
+    device = torch.device(device)
+    table = DEFAULT_IMPLS.get(device.type, dict.fromkeys(OPS, "ref"))
+    chosen = []
+    for op in OPS:
+        impl = table[op]
+        while impl in FALLBACKS and impl_problem(impl, device) is not None:
+            impl = FALLBACKS[impl]
+        chosen.append(impl)
+    return str(OpImpls(*chosen))
 
 
-def check_impl(value: object) -> str:
-    """``value`` if it names an op implementation, else :class:`GeneratorInputError`."""
-    if value not in IMPLS:
-        raise GeneratorInputError(f"impl {value!r} is unknown; use one of {', '.join(map(repr, IMPLS))}")
-    return str(value)
+_BUILD_FAILED: list[str] = []                     # why stylegan_ops.cuda.build() failed in this process
+
+
+def build_default_ops(device: str | torch.device) -> list[str]:
+    """Warm-up: build what :data:`DEFAULT_IMPLS` asks for on ``device`` (the CUDA filtered_lrelu kernel:
+    minutes the first time, then loaded from its build folder). A build that fails is tried once per
+    process and said in one returned line (the op then falls back, :func:`default_impl`)."""
+    device = torch.device(device)
+    if device.type != "cuda" or "cuda" not in DEFAULT_IMPLS.get(device.type, {}).values():
+        return []
+    from stylegan_ops import cuda as cuda_ops
+
+    if cuda_ops.is_built() or _BUILD_FAILED:
+        return []
+    try:
+        cuda_ops.build()
+    except Exception as e:  # no nvcc, no ninja, a compiler error: the Triton kernel serves instead
+        reason = str(e).strip().splitlines()[-1] if str(e).strip() else type(e).__name__
+        _BUILD_FAILED.append(reason)
+        return [f"filtered_lrelu: the CUDA kernel could not be built ({reason[:200]}); using "
+                f"{FALLBACKS['cuda']} instead (fast where Triton is missing)"]
+    return []
+
+
+def check_impl(value: object) -> str | OpImpls:
+    """``value`` as a layer's impl: one name of ``IMPLS``, or ``'op=impl,...'`` / an :class:`OpImpls`
+    (ops not named take ``'fast'``); else :class:`GeneratorInputError`."""
+    if isinstance(value, OpImpls):
+        value = str(value)
+    if isinstance(value, str) and value in IMPLS:
+        return value
+    if isinstance(value, str) and "=" in value:
+        chosen = dict.fromkeys(OPS, "fast")
+        for part in value.split(","):
+            op, _, impl = part.strip().partition("=")
+            if op not in OPS or impl not in IMPLS:
+                raise GeneratorInputError(f"impl {value!r}: {part.strip()!r} is not op=impl with op in "
+                                          f"{', '.join(OPS)} and impl in {', '.join(IMPLS)}")
+            chosen[op] = impl
+        ops = OpImpls(**chosen)
+        return ops[0] if len(set(ops)) == 1 else ops
+    raise GeneratorInputError(f"impl {value!r} is unknown; use one of {', '.join(map(repr, IMPLS))} "
+                              f"or op=impl pairs ({', '.join(OPS)})")
 
 
 def check_noise_mode(value: object) -> str:
@@ -155,11 +243,12 @@ class GeneratorBase(nn.Module):
 
     @property
     def impl(self) -> str:
-        """The ``stylegan_ops`` implementation every layer uses ('ref' = the plain PyTorch reference)."""
+        """The ``stylegan_ops`` implementation of the layers: one name ('ref' = the plain PyTorch reference,
+        'fast', 'triton', 'cuda') or per op, ``'upfirdn2d=fast,bias_act=triton,...'``."""
         return str(self.synthesis.impl)
 
     @impl.setter
-    def impl(self, value: str) -> None:
+    def impl(self, value: str | OpImpls) -> None:
         value = check_impl(value)
         for module in self.modules():
             if "impl" in vars(module):

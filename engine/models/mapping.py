@@ -21,7 +21,7 @@ from torch import nn
 
 from stylegan_ops import bias_act
 
-from .generator import GeneratorInputError, as_float32
+from .generator import GeneratorInputError, as_float32, op_impl
 
 
 def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
@@ -65,7 +65,7 @@ class FullyConnectedLayer(nn.Module):
         if self.activation == "linear" and bias is not None:
             return torch.addmm(bias.unsqueeze(0), x, weight.t())  # [N, out]
         x = x.matmul(weight.t())  # [N, out]
-        return bias_act(x, bias, act=self.activation, impl=self.impl)
+        return bias_act(x, bias, act=self.activation, impl=op_impl(self.impl, "bias_act"))
 
     def extra_repr(self) -> str:
         return f"in={self.in_features}, out={self.out_features}, activation={self.activation}"

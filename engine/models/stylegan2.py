@@ -32,6 +32,7 @@ from engine.models.generator import (
     GeneratorInputError,
     check_noise_mode,
     check_ws,
+    op_impl,
     uses_half,
 )
 from engine.models.layers import LayerEntry, LayerTable
@@ -64,7 +65,7 @@ class SynthesisLayer(nn.Module):
             self.noise_strength = nn.Parameter(torch.zeros([]))
         self.bias = nn.Parameter(torch.zeros([out_channels]))
 
-    def _noise(self, x: torch.Tensor, noise_mode: str, noise_gain: float) -> torch.Tensor | None:
+    def _noise(self, x: torch.Tensor, noise_mode: str, noise_gain: float | torch.Tensor) -> torch.Tensor | None:
         if not self.use_noise or noise_mode == "none":
             return None
         if noise_mode == "random":
@@ -72,6 +73,8 @@ class SynthesisLayer(nn.Module):
             noise = noise * self.noise_strength  # [N, 1, R, R]
         else:
             noise = self.noise_const * self.noise_strength  # [R, R]
+        if isinstance(noise_gain, torch.Tensor):      # a live gain on the device: never read it on the host
+            return noise * noise_gain
         return noise if noise_gain == 1 else noise * noise_gain
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, noise_mode: str = "const", noise_gain: float = 1.0,
@@ -83,11 +86,11 @@ class SynthesisLayer(nn.Module):
         x = modulated_conv2d(x, self.weight, styles, noise=noise, up=self.up,
                              padding=self.padding, resample_filter=self.resample_filter,
                              flip_weight=(self.up == 1), fused_modconv=fused_modconv,
-                             impl=self.impl)  # [N, out, R, R]
+                             impl=op_impl(self.impl, "modulated_conv"))  # [N, out, R, R]
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         act_gain = ACTIVATIONS[self.activation][2] * gain  # the activation's default gain (lrelu: sqrt 2)
         return bias_act(x, self.bias.to(x.dtype), act=self.activation, gain=act_gain, clamp=clamp,
-                        impl=self.impl)  # [N, out, R, R]
+                        impl=op_impl(self.impl, "bias_act"))  # [N, out, R, R]
 
 
 class ToRGBLayer(nn.Module):
@@ -106,8 +109,9 @@ class ToRGBLayer(nn.Module):
     def forward(self, x: torch.Tensor, w: torch.Tensor, fused_modconv: bool = True) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain  # [N, in_channels]
         x = modulated_conv2d(x, self.weight, styles, demodulate=False,
-                             fused_modconv=fused_modconv, impl=self.impl)  # [N, img_channels, R, R]
-        return bias_act(x, self.bias.to(x.dtype), clamp=self.conv_clamp, impl=self.impl)
+                             fused_modconv=fused_modconv,
+                             impl=op_impl(self.impl, "modulated_conv"))  # [N, img_channels, R, R]
+        return bias_act(x, self.bias.to(x.dtype), clamp=self.conv_clamp, impl=op_impl(self.impl, "bias_act"))
 
 
 class SkipLayer(nn.Module):
@@ -123,7 +127,7 @@ class SkipLayer(nn.Module):
         self.weight_gain = 1 / math.sqrt(in_channels)
 
     def forward(self, x: torch.Tensor, gain: float = 1.0) -> torch.Tensor:
-        x = upsample2d(x, self.resample_filter, impl=self.impl)  # [N, in, 2H, 2W]
+        x = upsample2d(x, self.resample_filter, impl=op_impl(self.impl, "upfirdn2d"))  # [N, in, 2H, 2W]
         weight = (self.weight * self.weight_gain).to(x.dtype)  # [out, in, 1, 1]
         x = torch.nn.functional.conv2d(x, weight)  # [N, out, 2H, 2W]
         return x * gain if gain != 1 else x
@@ -182,7 +186,7 @@ class SynthesisBlock(nn.Module):
             x = self.conv0(x, next(rows), **noise)  # [N, out, R, R]
             x = self.conv1(x, next(rows), **noise)
         if img is not None:
-            img = upsample2d(img, self.resample_filter, impl=self.impl)  # [N, img_channels, R, R]
+            img = upsample2d(img, self.resample_filter, impl=op_impl(self.impl, "upfirdn2d"))  # [N, 3, R, R]
         if self.num_torgb:
             y = self.torgb(x, next(rows), fused_modconv=fused_modconv).to(torch.float32)
             img = img.add_(y) if img is not None else y

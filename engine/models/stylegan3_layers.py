@@ -19,6 +19,7 @@ import torch
 
 from stylegan_ops import filtered_lrelu, modulated_conv2d_sg3
 
+from .generator import OpImpls, op_impl
 from .mapping import FullyConnectedLayer
 
 # --------------------------------------------------------------------------------------------------
@@ -250,7 +251,7 @@ class SynthesisLayer(torch.nn.Module):
             radial=spec.down_radial))
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, dtype: torch.dtype = torch.float32,
-                impl: str = "ref") -> torch.Tensor:
+                impl: str | OpImpls = "ref") -> torch.Tensor:
         """``x [N, Cin, in_size, in_size]``, ``w [N, w_dim]`` -> ``[N, Cout, out_size, out_size]``."""
         spec = self.spec
         input_gain = self.magnitude_ema.rsqrt()       # normalises the input by its tracked RMS
@@ -259,10 +260,10 @@ class SynthesisLayer(torch.nn.Module):
             styles = styles * (1 / math.sqrt(spec.in_channels * spec.conv_kernel ** 2))
         x = modulated_conv2d_sg3(x.to(dtype), self.weight, styles, demodulate=not spec.is_torgb,
                                  padding=spec.conv_kernel - 1, input_gain=input_gain,
-                                 impl=impl)                                  # [N, Cout, H', W']
+                                 impl=op_impl(impl, "modulated_conv"))      # [N, Cout, H', W']
         x = filtered_lrelu(x, fu=self.up_filter, fd=self.down_filter, b=self.bias.to(x.dtype),
                            up=spec.up_factor, down=spec.down_factor, padding=list(spec.padding),
                            gain=1.0 if spec.is_torgb else math.sqrt(2),
                            slope=1.0 if spec.is_torgb else 0.2, clamp=self.conv_clamp,
-                           impl=impl)                                        # [N, Cout, S, S]
+                           impl=op_impl(impl, "filtered_lrelu"))            # [N, Cout, S, S]
         return x

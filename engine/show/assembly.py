@@ -14,7 +14,8 @@ from pathlib import Path
 
 from ..core.clock import Clock
 from ..errors import NetblendError
-from .build import build_show, load_models, resolve_device
+from .build import RenderSettings, build_show, load_models, resolve_device, resolve_precision
+from .frame import FrameOptions
 from .preset_file import Preset
 from .presets import PresetFolders
 from .swap import describe
@@ -34,7 +35,20 @@ class ShowConfig:
     clock: Clock | None = None                        # a FakeClock for offline renders and tests
     profile: bool = False
     impl: str | None = None                           # stylegan_ops implementation; None: the device's default
+    precision: str = "auto"                           # auto (fp16 layers on CUDA, fp32 elsewhere) | fp32 | fp16
+    num_fp16_res: int | None = None                   # fp16 layers: the N highest resolutions (None: the model's)
+    compile: str = "auto"                             # torch.compile of the frame: auto | on | off (docs/gpu.md)
+    cuda_graph: str = "auto"                          # CUDA-graph replay: auto (with compile on CUDA) | on | off
     initial: dict = field(default_factory=dict)       # values set after the demo/preset/resume state
+
+
+def render_settings(config: ShowConfig, device) -> RenderSettings:
+    """How the config's frames are computed on ``device``; a bad choice is a one-line error."""
+    resolve_precision(config.precision, device)
+    if config.num_fp16_res is not None and config.num_fp16_res < 0:
+        raise NetblendError(f"--fp16-res {config.num_fp16_res}: the number of fp16 resolutions is 0 or more")
+    return RenderSettings(impl=config.impl, precision=config.precision, num_fp16_res=config.num_fp16_res,
+                          frame=FrameOptions(compile=config.compile, cuda_graph=config.cuda_graph))
 
 
 def find_start_preset(config: ShowConfig) -> Preset | None:
@@ -60,6 +74,7 @@ def _resume_state(config: ShowConfig) -> Preset | None:
 def assemble(config: ShowConfig):
     """Build the :class:`~engine.show.show.Show` a config describes, in its start state."""
     device = resolve_device(config.device)
+    settings = render_settings(config, device)         # a bad --precision fails before any model loads
     preset = find_start_preset(config)
     resumed = _resume_state(config)
     paths = list(config.models)
@@ -79,7 +94,7 @@ def assemble(config: ShowConfig):
         log.warning("--resume could not load the autosaved models (%s); playing the demo pair instead", e)
         paths, models = [], load_models([], device)
     show = build_show(models, device, paths=paths, size=config.size, clock=config.clock, fps=config.fps,
-                      presets_dir=config.presets_dir, profile=config.profile, impl=config.impl)
+                      presets_dir=config.presets_dir, profile=config.profile, settings=settings)
     if not paths and preset is None and resumed is None:
         from ..models.demo import DEMO_SHOW
 

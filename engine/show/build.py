@@ -9,12 +9,14 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 
 from ..core.clock import Clock, FakeClock
 from ..errors import ModelLoadError, NetblendError
+from .frame import FrameOptions, synchronize
 from .render import Renderer
 
 log = logging.getLogger("netblend")
@@ -62,24 +64,61 @@ def use_ops(G, impl: str) -> None:
     G.impl = impl
 
 
+PRECISIONS = ("auto", "fp32", "fp16")
+
+
+def resolve_precision(name: str, device: torch.device) -> str:
+    """The generator precision for ``--precision name`` on ``device``: ``auto`` is fp16 layers in half on
+    CUDA and float32 elsewhere (MPS and the CPU run fp32); ``fp16`` anywhere but CUDA is an error."""
+    if name not in PRECISIONS:
+        raise NetblendError(f"--precision {name!r}: choose {', '.join(PRECISIONS)}")
+    if name == "fp16" and device.type != "cuda":
+        raise NetblendError(f"--precision fp16: half precision runs on CUDA only ({device.type} renders fp32); "
+                            "use --precision auto or fp32")
+    if name == "auto":
+        return "fp16" if device.type == "cuda" else "fp32"
+    return name
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """How a show's frames are computed (the same for the first models and every swap)."""
+
+    impl: str | None = None                     # stylegan_ops implementation; None: the device's default
+    precision: str = "auto"                     # auto | fp32 | fp16 (see resolve_precision)
+    num_fp16_res: int | None = None             # fp16 layers: the N highest resolutions (None: the model's)
+    frame: FrameOptions = field(default_factory=FrameOptions)   # compile / CUDA graph
+
+
 def build_renderer(models: Sequence, device: torch.device, size: tuple[int, int] | None = None,
-                   keyframes: Sequence | None = None, profile: bool = False, impl: str | None = None) -> Renderer:
+                   keyframes: Sequence | None = None, profile: bool = False, impl: str | None = None,
+                   settings: RenderSettings | None = None) -> Renderer:
     """A renderer over ``models`` (model A first) with its latent engine and network bender; layers use
-    the ``impl`` ops (default: the fastest that passes parity on the device, ``default_impl``)."""
+    the ``impl`` ops (default: :func:`~engine.models.generator.default_impl` per op for the device),
+    the ``settings``' precision, and run the device half of each frame as the settings say."""
     from stylegan_ops.cpu_memory import retain_freed_memory
 
     from ..blend.generator import BlendedGenerator
     from ..latents.live import LatentEngine
     from ..models.bending import NetworkBender
-    from ..models.generator import default_impl
+    from ..models.generator import build_default_ops, default_impl
 
+    settings = settings or RenderSettings(impl=impl)
+    impl = impl or settings.impl
+    if impl is None:
+        for line in build_default_ops(device):          # the CUDA kernel, once per process
+            log.warning(line)
     retain_freed_memory()  # per-frame CPU tensors reuse freed heap instead of page-faulting anew
     blended = BlendedGenerator(models)
     blended.impl = impl or default_impl(device)
+    blended.precision = resolve_precision(settings.precision, device)
+    if settings.num_fp16_res is not None:
+        blended.num_fp16_res = settings.num_fp16_res
     latents = LatentEngine(blended, device, models=list(models))
     if keyframes:
         latents.set_keyframes(list(keyframes))
-    return Renderer(blended, latents, size=size, profile=profile, bender=NetworkBender(blended))
+    return Renderer(blended, latents, size=size, profile=profile, bender=NetworkBender(blended),
+                    frame=settings.frame)
 
 
 def warm_up(renderer: Renderer, registry, tune_threads: bool = True, frames: int = 3,
@@ -87,7 +126,8 @@ def warm_up(renderer: Renderer, registry, tune_threads: bool = True, frames: int
     """Render a few frames off the show (kernels chosen, caches filled) before going live, reading the
     registry's targets without changing anything. On a CPU it also picks the thread count
     (:func:`choose_cpu_threads`); ``deterministic`` (offline renders) allows several threads only when
-    they render exactly the pixels one thread renders, so a render is the same in every process.
+    they render exactly the pixels one thread renders, so a render is the same in every process. Then
+    the frame is compiled and captured where the renderer's frame options say so (:func:`prepare_frames`).
     Returns the steady frame time in seconds."""
     clock = FakeClock(fps=30)
     values = registry.targets()               # read only: warming up changes no state of the show
@@ -98,8 +138,7 @@ def warm_up(renderer: Renderer, registry, tune_threads: bool = True, frames: int
             ft = clock.tick()
             t0 = time.perf_counter()
             renderer.render(values, ft)
-            if renderer.device.type == "cuda":
-                torch.cuda.synchronize(renderer.device)
+            synchronize(renderer.device)
             best = min(best, time.perf_counter() - t0)
         return best
 
@@ -109,9 +148,31 @@ def warm_up(renderer: Renderer, registry, tune_threads: bool = True, frames: int
         return renderer.render(values, FrameTime(0, 0.5, 0.0, 1.0, 120.0)).clone()
 
     timed()                                   # first frames: allocation, kernel selection
+    steady = None
     if tune_threads and renderer.device.type == "cpu":
-        return choose_cpu_threads(timed, same_result=pixels if deterministic else None)
-    return timed()
+        steady = choose_cpu_threads(timed, same_result=pixels if deterministic else None)
+    if prepare_frames(renderer, values) or steady is None:
+        steady = timed()
+    return steady
+
+
+def prepare_frames(renderer: Renderer, values) -> bool:
+    """Compile (and capture, on CUDA) the frame ``values`` make, as the renderer's frame options say; each
+    fallback is logged with its reason. Returns whether a compiled or captured frame is now ready."""
+    from ..core.clock import FrameTime
+
+    programs = renderer.programs
+    for note in programs.notes:
+        log.warning(note)
+    programs.notes = []
+    if not (programs.compile or programs.graph):
+        return False
+    start = time.perf_counter()
+    renderer.prepare_frames(values, FrameTime(0, 0.0, 0.0, 0.0, 120.0))
+    ready = bool(programs.ready or programs.graphs)
+    if ready:
+        log.info("frame %s ready in %.1f s", programs.mode, time.perf_counter() - start)
+    return ready
 
 
 def choose_cpu_threads(timed, same_result=None) -> float:
@@ -140,24 +201,31 @@ def choose_cpu_threads(timed, same_result=None) -> float:
 
 def build_show(models: Sequence, device: torch.device, *, paths: Sequence[str | Path] = (),
                size: tuple[int, int] | None = None, clock: Clock | None = None, fps: float | None = None,
-               presets_dir: str | Path | None = None, profile: bool = False, impl: str | None = None):
+               presets_dir: str | Path | None = None, profile: bool = False, impl: str | None = None,
+               settings: RenderSettings | None = None):
     """A :class:`~engine.show.show.Show` over ``models`` (model A first), able to hot-swap models."""
     from .show import Show
 
-    renderer = build_renderer(models, device, size=size, profile=profile, impl=impl)
+    settings = settings or RenderSettings(impl=impl)
+    renderer = build_renderer(models, device, size=size, profile=profile, settings=settings)
     return Show(renderer, device, clock=clock, fps=fps, model_paths=paths, presets_dir=presets_dir,
-                build=swap_builder(impl, profile))
+                build=swap_builder(settings, profile))
 
 
-def swap_builder(impl: str | None = None, profile: bool = False):
+def swap_builder(settings: RenderSettings | str | None = None, profile: bool = False):
     """The function a show's model loader calls: load ``paths``, build a renderer of ``size`` with
     ``keyframes``, and render one test frame with the show's current ``values``. A model that loads
     but cannot render (or renders NaN) raises here, so the swap is refused and the current models
-    keep playing."""
+    keep playing. Where the settings compile frames, the new renderer's frame is compiled here too,
+    on the loader thread (never on a live frame)."""
+    if not isinstance(settings, RenderSettings):
+        settings = RenderSettings(impl=settings)
+
     def build(paths, device, size, keyframes, values) -> Renderer:
         renderer = build_renderer(load_models(paths, device), device, size=size,
-                                  keyframes=list(keyframes) or None, profile=profile, impl=impl)
+                                  keyframes=list(keyframes) or None, profile=profile, settings=settings)
         check_renders(renderer, values, paths)
+        prepare_frames(renderer, values)
         return renderer
 
     return build

@@ -3,6 +3,13 @@
 :class:`Renderer` owns the models of a show (a :class:`~engine.blend.generator.BlendedGenerator` and
 its :class:`~engine.latents.live.LatentEngine`) and the preallocated output buffer. ``render`` is a
 function of the frozen snapshot and the frame time: it reads them and never writes a control.
+
+A frame has two halves. The host half (:meth:`Renderer.prepare`) composes the blend and writes the
+changed weights, prepares the latents and the bending amounts: every per-frame number reaches the
+device through non-blocking copies into tensors of fixed address. The device half (:meth:`Renderer.draw`:
+latents, synthesis with network bending, RGBA conversion) reads only those tensors and a small
+:class:`~engine.show.frame.FrameKey`, so it makes no host sync, traces to one graph that changing values
+never recompile, and runs eagerly, compiled or as a replayed CUDA graph (:mod:`engine.show.frame`).
 """
 
 from __future__ import annotations
@@ -16,8 +23,9 @@ import torch
 
 from ..blend.masks import BlendState, compose
 from ..core.clock import FrameTime
+from .frame import FrameKey, FrameOptions, FramePrograms, synchronize
 
-STAGES = ("blend", "mapping", "synthesis", "convert")
+STAGES = ("blend", "mapping", "synthesis", "convert")   # eager; compiled and graph frames: blend, mapping, frame
 
 
 @dataclass
@@ -41,7 +49,7 @@ class Renderer:
     """Renders frames from a snapshot for one set of models, on one device."""
 
     def __init__(self, blended, latents, size: tuple[int, int] | None = None, profile: bool = False,
-                 bender=None):
+                 bender=None, frame: FrameOptions | None = None):
         self.blended = blended
         self.latents = latents
         self.bender = bender                         # NetworkBender: bend.<layer>.<op> (None: no bending)
@@ -61,6 +69,7 @@ class Renderer:
         if self.device.type == "cuda":
             self._host = torch.empty((self.height, self.width, 4), dtype=torch.uint8, pin_memory=True)
             self._copied = torch.cuda.Event()
+        self.programs = FramePrograms(self.draw, self.device, frame)
 
     def close(self) -> None:
         """Stop what the renderer's parts run in the background (the blend's direction worker)."""
@@ -75,42 +84,90 @@ class Renderer:
     def _mark(self, stage: str, t0: float) -> float:
         if not self.profile:
             return t0
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
+        synchronize(self.device)
         t1 = time.perf_counter()
         self.times.add(stage, t1 - t0)
         return t1
 
-    @torch.inference_mode()
-    def render_image(self, values: Mapping[str, float], ft: FrameTime) -> torch.Tensor:
-        """The frame as the model's float image ``[1, 3, R, R]`` (blend, latents, synthesis)."""
-        self.times = StageTimes()
+    # ------------------------------------------------------------------ host half
+    def prepare(self, values: Mapping[str, float], ft: FrameTime) -> tuple[FrameKey, tuple]:
+        """Host half of a frame: the blend write, the latents' scalars and the bending amounts sent to the
+        device (no host wait). Returns the frame's key and the arguments of :meth:`draw`."""
         t0 = time.perf_counter()
         self.blend_state = compose(values, self.num_layers, num_models=self.blended.num_models)
         self.blended.apply(self.blend_state)
         t0 = self._mark("blend", t0)
-        ws = self.latents.ws(values, ft)
-        t0 = self._mark("mapping", t0)
+        plan = self.latents.prepare(values, ft)
         if self.bender is not None:
             self.bender.update(values)
-        img = self.blended.synthesis(ws, **self.latents.synthesis_kwargs(values, ft))
-        self._mark("synthesis", t0)
-        return img
+        noise_mode = self.latents.noise_mode
+        self._mark("mapping", t0)
+        return self.key(plan, noise_mode), (plan, noise_mode)
 
-    @torch.inference_mode()
-    def render(self, values: Mapping[str, float], ft: FrameTime) -> torch.Tensor:
-        """Render one frame; returns the uint8 RGBA buffer ``[H, W, 4]`` (reused every frame)."""
-        img = self.render_image(values, ft)
-        t0 = time.perf_counter()
+    def key(self, plan: tuple[str, bool], noise_mode: str) -> FrameKey:
+        """The :class:`FrameKey` of a frame with this walk ``plan`` and ``noise_mode``."""
+        G = self.blended
+        return FrameKey(walk=plan[0], in_z=plan[1], noise_mode=noise_mode,
+                        bending=self.bender.signature if self.bender is not None else (),
+                        impl=G.impl, precision=G.precision, num_fp16_res=G.num_fp16_res,
+                        table=self.latents.table.layout)
+
+    # ------------------------------------------------------------------ device half
+    def draw(self, plan: tuple[str, bool], noise_mode: str) -> None:
+        """Device half of a frame: latents, synthesis (bent), RGBA into the frame buffer. Reads only device
+        tensors; what :class:`~engine.show.frame.FramePrograms` compiles and captures."""
+        self.convert(self.synthesize(plan, noise_mode))
+
+    def synthesize(self, plan: tuple[str, bool], noise_mode: str) -> torch.Tensor:
+        """The prepared frame's float image ``[1, 3, R, R]``."""
+        ws = self.latents.compute(plan)                                       # [1, num_ws, w_dim]
+        return self.blended.synthesis(ws, noise_mode=noise_mode, **self.latents.device_kwargs())
+
+    def convert(self, img: torch.Tensor) -> None:
+        """The float image into the uint8 RGBA frame buffer, resized to the output size."""
         if img.shape[-2:] != (self.height, self.width):
             img = torch.nn.functional.interpolate(img, size=(self.height, self.width), mode="bilinear",
                                                   align_corners=False, antialias=True)
         image_to_rgba(img.float(), self._rgba)
+
+    # ------------------------------------------------------------------ a whole frame
+    @torch.inference_mode()
+    def render_image(self, values: Mapping[str, float], ft: FrameTime) -> torch.Tensor:
+        """The frame as the model's float image ``[1, 3, R, R]`` (blend, latents, synthesis), eagerly."""
+        self.times = StageTimes()
+        _, (plan, noise_mode) = self.prepare(values, ft)
+        return self.synthesize(plan, noise_mode)
+
+    @torch.inference_mode()
+    def render(self, values: Mapping[str, float], ft: FrameTime) -> torch.Tensor:
+        """Render one frame; returns the uint8 RGBA buffer ``[H, W, 4]`` (reused every frame)."""
+        self.times = StageTimes()
+        key, args = self.prepare(values, ft)
+        t0 = time.perf_counter()
+        if self.profile and self.programs.mode_for(key) == "eager":
+            plan, noise_mode = args                     # stage by stage, each synchronised
+            ws = self.latents.compute(plan)
+            t0 = self._mark("mapping", t0)
+            img = self.blended.synthesis(ws, noise_mode=noise_mode, **self.latents.device_kwargs())
+            t0 = self._mark("synthesis", t0)
+            self.convert(img)
+            self.programs.last_mode = "eager"
+            stage = "convert"
+        else:
+            stage = "frame"                             # one program: latents + synthesis + convert
+            self.programs.run(key, *args)
         if self._host is not None:
             self._host.copy_(self._rgba, non_blocking=True)
             self._copied.record()
-        self._mark("convert", t0)
+        self._mark(stage, t0)
         return self._rgba
+
+    @torch.inference_mode()
+    def prepare_frames(self, values: Mapping[str, float], ft: FrameTime) -> list[str]:
+        """Compile (and capture, on CUDA) the device half for the frame these values make; off the live
+        path (warm-up, a swap's loader thread). Returns one line per mode that fell back, and why."""
+        key, args = self.prepare(values, ft)
+        return self.programs.prepare(key, *args, check=lambda: self._rgba)
 
     def readback(self) -> torch.Tensor:
         """The last frame in host memory ``[H, W, 4]`` uint8 (pinned and copied asynchronously on a GPU)."""
