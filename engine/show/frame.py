@@ -101,7 +101,9 @@ def use_compile_cache() -> str:
     """Point inductor's caches (FX graphs, AOT autograd, Triton kernels) at ``cache_dir("compile")`` unless
     the user set them; returns the folder. Call before the first compile."""
     root = cache_dir("compile")
-    inductor = os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(root / "inductor"))
+    inductor = os.environ.get("TORCHINDUCTOR_CACHE_DIR")
+    if inductor is None or inductor == _inductor_default():     # torch may have filled in its default
+        inductor = os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(root / "inductor")
     os.environ.setdefault("TRITON_CACHE_DIR", str(root / "triton"))
     os.makedirs(inductor, exist_ok=True)
     import torch._inductor.config as inductor_config
@@ -112,6 +114,15 @@ def use_compile_cache() -> str:
 
         functorch_config.enable_autograd_cache = True
     return inductor
+
+
+def _inductor_default() -> str | None:
+    """Inductor's own default cache folder (it writes it into the environment on first use)."""
+    try:
+        from torch._inductor.runtime.cache_dir_utils import default_cache_dir
+    except ImportError:
+        return None
+    return os.path.abspath(default_cache_dir())
 
 
 def synchronize(device: torch.device) -> None:
@@ -242,7 +253,14 @@ class FramePrograms:
             raise RuntimeError(f"the {mode} frame differs from the eager frame by {diff} levels")
 
     def _fail(self, key: Hashable, mode: str, error: Exception, drop: bool = True) -> str:
-        reason = f"{type(error).__name__}: {str(error).splitlines()[0] if str(error) else ''}".rstrip(": ")
+        root: BaseException = error
+        for _ in range(8):                                         # the compiler's own error, not dynamo's wrapper
+            inner = root.__cause__ or getattr(root, "inner_exception", None)
+            if not isinstance(inner, BaseException) or inner is root:
+                break
+            root = inner
+        text = str(root).strip().splitlines()
+        reason = f"{type(root).__name__}: {text[0] if text else ''}".rstrip(": ")
         if drop:
             self.failed[key] = reason
         line = f"{mode} frame unavailable for {describe_key(key)} ({reason[:300]}); " + \
