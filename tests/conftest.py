@@ -63,6 +63,21 @@ def pytest_runtest_setup(item):
             missing_resource(item.config, "browser", problem)
 
 
+@pytest.fixture(autouse=True)
+def _no_tf32_in_gpu_tests(request):
+    """fp32 parity on a GPU means fp32: TF32 off in matmuls and convolutions for every gpu test (restored
+    after), so a result never depends on which test ran before."""
+    if request.node.get_closest_marker("gpu") is None:
+        yield
+        return
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
 @pytest.fixture(scope="session")
 def oracle() -> Path:
     """The folder of official reference outputs (shipped under tests/data/oracle)."""
