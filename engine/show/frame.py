@@ -26,6 +26,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import threading
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +45,9 @@ GRAPH_CHOICES = ("auto", "on", "off")
 # backend is young and unmeasured here).
 AUTO_COMPILE = {"cuda": True, "cpu": False, "mps": False}
 CAPTURE_WARMUP = 3           # eager runs on a side stream before a CUDA graph capture (cuDNN/cuBLAS set-up)
+# Held while a frame compiles or is captured (warm-up, or a swap's loader thread). torch.compile's stance is
+# process-wide, so a live compiled frame takes it without waiting, or runs eagerly while it is busy.
+_COMPILING = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -171,10 +175,16 @@ class FramePrograms:
         if graph is not None:
             graph.replay()
             self.last_mode = "graph"
-        elif key in self.ready:
-            with torch.compiler.set_stance("eager_on_recompile"):
-                self._compiled_draw()(*args)
+        elif key in self.ready and _COMPILING.acquire(blocking=False):
+            try:                             # the stance is process-wide: never while another thread compiles
+                with torch.compiler.set_stance("eager_on_recompile"):
+                    self._compiled_draw()(*args)
+            finally:
+                _COMPILING.release()
             self.last_mode = "compiled"
+        elif key in self.ready:              # a swap's models compile on the loader thread: this frame eagerly
+            self.draw(*args)
+            self.last_mode = "eager"
         else:
             if self.compile and key not in self._missed and key not in self.failed:
                 self._missed.add(key)
@@ -192,6 +202,10 @@ class FramePrograms:
         fallback (also logged)."""
         if not (self.compile or self.graph) or key in self.ready or key in self.graphs or key in self.failed:
             return []
+        with _COMPILING:
+            return self._prepare(key, args, check)
+
+    def _prepare(self, key: Hashable, args: tuple, check: Callable[[], torch.Tensor] | None) -> list[str]:
         self.draw(*args)                                     # eager first: filter facts, caches, kernels
         reference = None if check is None else check().clone()
         lines: list[str] = []
@@ -212,10 +226,6 @@ class FramePrograms:
                 self.graphs.pop(key, None)
                 lines.append(self._fail(key, "graph", e, drop=False))
         return lines
-
-    def forget(self) -> None:
-        """Drop every capture (tensors the graphs read were replaced, e.g. new keyframe files)."""
-        self.graphs.clear()
 
     def _compiled_draw(self) -> Callable[..., None]:
         if self._compiled is None:
@@ -240,7 +250,8 @@ class FramePrograms:
         with contextlib.ExitStack() as stack:
             if compiled:
                 stack.enter_context(torch.compiler.set_stance("eager_on_recompile"))
-            stack.enter_context(torch.cuda.graph(graph, pool=self._pool))
+            # thread_local: the render thread may keep launching work while a swap captures on the loader thread
+            stack.enter_context(torch.cuda.graph(graph, pool=self._pool, capture_error_mode="thread_local"))
             fn(*args)
         return graph
 

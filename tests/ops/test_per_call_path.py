@@ -101,7 +101,7 @@ def test_unseen_filters_are_not_read_while_compiling_or_fake():
 
 @pytest.mark.skipif(not torch.backends.nnpack.is_available(), reason="PyTorch built without NNPACK")
 def test_winograd_convolutions_trace_as_one_graph(monkeypatch):
-    """'fast' sends large 3x3 convolutions to NNPACK, which has no shape function: not while tracing."""
+    """'fast' sends large 3x3 convolutions to NNPACK through a custom op with a shape function: traced too."""
     import stylegan_ops.modulated_conv as modulated_conv_module
 
     monkeypatch.setattr(modulated_conv_module, "WINOGRAD_MIN_MACS", 0)
@@ -110,3 +110,4 @@ def test_winograd_convolutions_trace_as_one_graph(monkeypatch):
     torch._dynamo.reset()
     explained = torch._dynamo.explain(call)("fast")
     assert (explained.graph_count, explained.graph_break_count) == (1, 0)
+    assert "stylegan_ops.winograd_conv2d" in explained.graphs[0].code     # the compiled frame keeps Winograd

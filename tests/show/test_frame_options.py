@@ -169,3 +169,44 @@ def test_programs_never_compile_on_a_live_frame():
     programs = FramePrograms(lambda x: calls.append(x), CPU, FrameOptions(compile="on", backend="eager"))
     programs.run("key", 1)
     assert calls == [1] and programs.last_mode == "eager" and programs._compiled is None
+
+
+def test_a_live_frame_runs_eagerly_while_another_thread_compiles():
+    from engine.show import frame
+
+    calls = []
+    programs = FramePrograms(lambda x: calls.append(("eager", x)), CPU, FrameOptions(compile="on", backend="eager"))
+    programs.ready.add("key")
+    programs._compiled = lambda x: calls.append(("compiled", x))
+    with frame._COMPILING:                                           # a swap's loader thread compiling
+        assert programs.run("key", 1) == "eager"
+    assert programs.run("key", 2) == "compiled"
+    assert calls == [("eager", 1), ("compiled", 2)]
+
+
+def test_swapped_in_models_are_compiled_on_the_loader_thread_and_play_compiled(tmp_path):
+    from torch._dynamo.testing import CompileCounter
+
+    from engine.models.loaders import save_generator
+    from tests.helpers import make_show, steps
+
+    counter = CompileCounter()
+    torch._dynamo.reset()
+    settings = RenderSettings(frame=FrameOptions(compile="on", backend=counter))
+    show = make_show(tmp_path, settings=settings)
+    try:
+        show.registry.set("latent.walk.mode", "slerp")
+        warm_up(show.renderer, show.registry, tune_threads=False, frames=1)
+        assert show.renderer.programs.ready and counter.frame_count == 1
+        paths = [tmp_path / "a.netblend.safetensors", tmp_path / "b.netblend.safetensors"]
+        for G, path in zip(tiny_pair(seed=7), paths):
+            save_generator(G, path)
+        show.swap_models(paths)
+        assert show.swapper.wait_idle(60) and not show.swapper.errors
+        steps(show, 1)
+        assert show.model_paths == paths
+        assert show.renderer.programs.ready and counter.frame_count == 2   # compiled before the switch
+        steps(show, 3)
+        assert show.renderer.programs.last_mode == "compiled" and counter.frame_count == 2
+    finally:
+        show.close()
