@@ -50,15 +50,15 @@ def directions(pairs):
             for family, (A, B) in pairs.items()}
 
 
-@pytest.mark.parametrize("family, kind", [
-    ("stylegan2", "cuda"),
-    ("stylegan2", "mps"),
-    pytest.param("stylegan3", "cuda", marks=pytest.mark.slow),    # fake tensors are slow: seconds each
-    pytest.param("stylegan3", "mps", marks=pytest.mark.slow),
+@pytest.mark.parametrize("family, kind, size", [
+    ("stylegan2", "cuda", None),
+    ("stylegan2", "mps", (48, 40)),                                    # resized into another frame size
+    pytest.param("stylegan3", "cuda", None, marks=pytest.mark.slow),  # fake tensors are slow: seconds each
+    pytest.param("stylegan3", "mps", None, marks=pytest.mark.slow),
 ])
-def test_a_whole_frame_makes_no_host_sync_and_no_blocking_copy(pairs, directions, family, kind):
+def test_a_whole_frame_makes_no_host_sync_and_no_blocking_copy(pairs, directions, family, kind, size):
     with fake_frame_device(kind) as log:
-        renderer = fake_renderer(pairs[family], kind, directions[family])
+        renderer = fake_renderer(pairs[family], kind, directions[family], size=size)
         clock = FakeClock(fps=30)
         for walk in WALKS:                                            # warm-up: first uses allocate
             renderer.render(frame_values(0, walk), clock.tick())
@@ -67,6 +67,7 @@ def test_a_whole_frame_makes_no_host_sync_and_no_blocking_copy(pairs, directions
                 for walk in WALKS:
                     pixels = renderer.render(frame_values(i, walk), clock.tick())
         assert pixels.device.type == kind and pixels.dtype == torch.uint8
+        assert tuple(pixels.shape[:2]) == ((size[1], size[0]) if size else (64, 64))
         assert renderer.bender.signature                               # bending really ran
     assert log.events == [], log.report()
 
@@ -77,14 +78,14 @@ def _renderer(pairs, family: str, impl: str, **kwargs):
     return renderer, registry
 
 
-@pytest.mark.parametrize("family, impl", [
-    ("stylegan2", "ref"),
-    ("stylegan2", "fast"),
-    ("stylegan3", "fast"),
-    pytest.param("stylegan3", "ref", marks=pytest.mark.slow),
+@pytest.mark.parametrize("family, impl, size", [
+    ("stylegan2", "ref", None),
+    ("stylegan2", "fast", (48, 40)),                                   # resized into another frame size
+    ("stylegan3", "fast", None),
+    pytest.param("stylegan3", "ref", None, marks=pytest.mark.slow),
 ])
-def test_the_device_half_of_a_frame_is_one_graph(pairs, family, impl):
-    renderer, _ = _renderer(pairs, family, impl)
+def test_the_device_half_of_a_frame_is_one_graph(pairs, family, impl, size):
+    renderer, _ = _renderer(pairs, family, impl, size=size)
     clock = FakeClock(fps=30)
     with torch.inference_mode():
         renderer.render(frame_values(0), clock.tick())                 # eager first: filter facts read
