@@ -3,6 +3,7 @@ and every fallback saying why (issue #13, items 2-4). CPU only; the GPU halves a
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import pytest
@@ -210,3 +211,66 @@ def test_swapped_in_models_are_compiled_on_the_loader_thread_and_play_compiled(t
         assert show.renderer.programs.last_mode == "compiled" and counter.frame_count == 2
     finally:
         show.close()
+
+
+def test_the_graph_path_captures_after_side_stream_runs_and_replays_with_new_values(monkeypatch):
+    """The CUDA-graph plumbing on the CPU: torch.cuda's stream and graph calls replaced by stand-ins that
+    record the calls, and whose 'replay' runs the captured call again (as a graph re-reads its tensors).
+    The GPU test (tests/show/test_frame_gpu.py) checks the real capture."""
+    from engine.show import frame
+
+    seen: list[str] = []
+
+    class Stream:
+        def __init__(self, device=None):
+            seen.append("stream")
+
+        def wait_stream(self, other):
+            pass
+
+    class Graph:
+        def replay(self):
+            seen.append("replay")
+            self.call()
+
+    capturing: list[Graph] = []
+
+    @contextlib.contextmanager
+    def capture(graph, pool=None, capture_error_mode="global"):
+        seen.append(f"capture {capture_error_mode}")
+        capturing.append(graph)
+        try:
+            yield
+        finally:
+            capturing.clear()
+
+    def recorded(*args):                     # the device half; inside a capture, what the graph will replay
+        if capturing:
+            capturing[0].call = lambda: real(*args)
+        else:
+            seen.append("run")
+        real(*args)
+
+    monkeypatch.setattr(frame, "graph_problem", lambda device: None)
+    monkeypatch.setattr(torch.cuda, "Stream", Stream)
+    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda device=None: Stream.__new__(Stream))
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", Graph)
+    monkeypatch.setattr(torch.cuda, "graph", capture)
+    monkeypatch.setattr(torch.cuda, "graph_pool_handle", lambda: "pool")
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+    renderer, registry = _show(RenderSettings(frame=FrameOptions(compile="off", cuda_graph="on")))
+    eager, _ = _show(RenderSettings(frame=FrameOptions(compile="off", cuda_graph="off")))
+    programs = renderer.programs
+    real, programs.draw = programs.draw, recorded
+    clock = FakeClock(fps=30)
+    assert renderer.prepare_frames(registry.targets(), clock.tick()) == []
+    # eager first, three warm-up runs on a side stream, the capture (thread-local), a checked replay
+    assert seen == ["run", "stream", "run", "run", "run", "capture thread_local", "replay"]
+    assert len(programs.graphs) == 1
+    for i in range(3):
+        values = {**registry.targets(), "blend.layer.2": 0.3 * i, "latent.psi": 0.5 + 0.1 * i}
+        ft = clock.tick()
+        got = renderer.render(values, ft).clone()
+        assert programs.last_mode == "graph" and seen[-1] == "replay"
+        assert torch.equal(got, eager.render(values, ft))
