@@ -60,8 +60,10 @@ def use_ops(G: torch.nn.Module, impl: str) -> None:
 
 
 def build_renderer(models: Sequence, device: torch.device, size: tuple[int, int] | None = None,
-                   keyframes: Sequence | None = None, profile: bool = False, impl: str = "fast") -> Renderer:
-    """A renderer over ``models`` (model A first) with its latent engine; layers use the ``impl`` ops."""
+                   keyframes: Sequence | None = None, profile: bool = False, impl: str = "fast",
+                   fit: str = "fit") -> Renderer:
+    """A renderer over ``models`` (model A first) with its latent engine; layers use the ``impl`` ops;
+    the image is fitted into ``size`` per ``fit`` (fit, fill, stretch)."""
     from stylegan_ops.cpu_memory import retain_freed_memory
 
     from ..blend.generator import BlendedGenerator
@@ -73,7 +75,7 @@ def build_renderer(models: Sequence, device: torch.device, size: tuple[int, int]
     latents = LatentEngine(blended, device)
     if keyframes:
         latents.set_keyframes(list(keyframes))
-    return Renderer(blended, latents, size=size, profile=profile)
+    return Renderer(blended, latents, size=size, profile=profile, fit=fit)
 
 
 def warm_up(renderer: Renderer, registry, tune_threads: bool = True, frames: int = 3) -> float:
@@ -120,23 +122,24 @@ def choose_cpu_threads(timed) -> float:
 
 def build_show(models: Sequence, device: torch.device, *, paths: Sequence[str | Path] = (),
                size: tuple[int, int] | None = None, clock: Clock | None = None, fps: float | None = None,
-               presets_dir: str | Path | None = None, profile: bool = False, impl: str = "fast"):
+               presets_dir: str | Path | None = None, profile: bool = False, impl: str = "fast",
+               fit: str = "fit"):
     """A :class:`~engine.show.show.Show` over ``models`` (model A first), able to hot-swap models."""
     from .show import Show
 
-    renderer = build_renderer(models, device, size=size, profile=profile, impl=impl)
+    renderer = build_renderer(models, device, size=size, profile=profile, impl=impl, fit=fit)
     return Show(renderer, device, clock=clock, fps=fps, model_paths=paths, presets_dir=presets_dir,
-                build=swap_builder(impl, profile))
+                build=swap_builder(impl, profile, fit))
 
 
-def swap_builder(impl: str = "fast", profile: bool = False):
+def swap_builder(impl: str = "fast", profile: bool = False, fit: str = "fit"):
     """The function a show's model loader calls: load ``paths``, build a renderer of ``size`` with
     ``keyframes``, and render one test frame with the show's current ``values``. A model that loads
     but cannot render (or renders NaN) raises here, so the swap is refused and the current models
     keep playing."""
     def build(paths, device, size, keyframes, values) -> Renderer:
         renderer = build_renderer(load_models(paths, device), device, size=size,
-                                  keyframes=list(keyframes) or None, profile=profile, impl=impl)
+                                  keyframes=list(keyframes) or None, profile=profile, impl=impl, fit=fit)
         check_renders(renderer, values, paths)
         return renderer
 

@@ -65,6 +65,7 @@ class Show:
         self._boundary: queue.SimpleQueue[Callable[[FrameTime], None]] = queue.SimpleQueue()
         self._closers: list[Callable[[], None]] = [self.worker.close, self.swapper.close]
         self._last_preset: dict[str, float] | None = None
+        self.preset_name: str | None = None                # the last preset recalled (the overlay shows it)
         self._seed_seen = self.registry.get("latent.seed")
 
     # ------------------------------------------------------------------ assembly
@@ -200,6 +201,7 @@ class Show:
     def _apply_preset(self, preset: Preset, morph: float | None, unit: str, keyframes: list,
                       ft: FrameTime | None) -> None:
         self.presets.apply(preset, morph, unit)
+        self.preset_name = preset.name
         self._last_preset = {n: self.registry.spec(n).coerce(v) for n, v in preset.expanded(self.registry).items()
                              if n in self.registry and self.registry.spec(n).kind != "trigger"}
         self._seed_seen = self.registry.get("latent.seed")

@@ -9,6 +9,7 @@ from .base import Frame, Sink
 
 class SpoutSink(Sink):
     name = "spout"
+    on_render_thread = True     # Spout shares GL textures: its GL context lives on the render thread
 
     def __init__(self, sender_name: str = "netblend"):
         super().__init__()

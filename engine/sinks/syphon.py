@@ -41,6 +41,7 @@ class SyphonSink(Sink):
         self._texture = create_mtl_texture(self._server.device, width, height)
 
     def _send(self, frame: Frame) -> None:
+        # Delivery thread (Metal objects may be used from any thread).
         from syphon.utils.numpy import copy_image_to_mtl_texture
 
         copy_image_to_mtl_texture(frame.numpy(), self._texture)
