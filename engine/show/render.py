@@ -17,6 +17,7 @@ import torch
 
 from ..blend.masks import BlendState, compose
 from ..core.clock import FrameTime
+from ..sinks.delivery import pinned_empty
 from .fit import FrameFit
 
 STAGES = ("blend", "mapping", "synthesis", "convert")
@@ -47,7 +48,7 @@ class HostReadback:
     def __init__(self, device: torch.device, shape: tuple[int, ...]):
         self.device = device
         with torch.cuda.device(device):
-            self.host = torch.empty(shape, dtype=torch.uint8, pin_memory=True)
+            self.host = pinned_empty(shape)
             self.copied = torch.cuda.Event()
 
     def start(self, pixels: torch.Tensor) -> None:

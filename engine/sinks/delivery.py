@@ -33,6 +33,14 @@ log = logging.getLogger("netblend")
 JOIN_SECONDS = 30.0       # how long closing waits for the frames still waiting to be delivered
 
 
+def pinned_empty(shape: tuple[int, ...]) -> torch.Tensor:
+    """uint8 host memory, page-locked where an accelerator can pin it (fast asynchronous copies)."""
+    try:
+        return torch.empty(shape, dtype=torch.uint8, pin_memory=True)
+    except RuntimeError:          # no pinning allocator here: plain memory (copies just block)
+        return torch.empty(shape, dtype=torch.uint8)
+
+
 @dataclass
 class _Slot:
     pixels: torch.Tensor              # uint8 [H, W, 4] on the host, owned by the delivery
@@ -87,8 +95,7 @@ class Delivery:
         pixels = frame.pixels
         if pixels.device.type == "cuda":
             with torch.cuda.device(pixels.device):
-                host = torch.empty(tuple(pixels.shape), dtype=torch.uint8, pin_memory=True)
-                return _Slot(host, torch.cuda.Event())
+                return _Slot(pinned_empty(tuple(pixels.shape)), torch.cuda.Event())
         return _Slot(torch.empty(tuple(pixels.shape), dtype=torch.uint8))
 
     @staticmethod
@@ -136,10 +143,10 @@ class Delivery:
             self.delivered += 1
         except Exception as e:  # reported at once, and raised at the next put (the sink is dropped)
             message = self.on_error(e) if self.on_error is not None else f"{e or type(e).__name__}"
+            log.error("output %s failed: %s", self.name, message)       # at once, before the show hears of it
             with self._cond:
                 self.error = message
                 self._cond.notify_all()
-            log.error("output %s failed: %s", self.name, message)
 
     def idle(self) -> bool:
         """True when no frame waits and none is being delivered (tests, flush points)."""

@@ -1,12 +1,12 @@
 """Video recording through PyAV (FFmpeg), encoded on the sink's own delivery thread.
 
 **Timing.** The file has a constant frame rate (``fps``: the show's ``--fps``, else 30) and follows the
-show clock (``Frame.t``): each frame goes to the output frame nearest its clock time, the previous
-image is held over output frames the show did not render (a 7 fps show recorded at 30 fps shows each
-image about four times), and a frame landing on an output frame already written is skipped. So a
-10 s show is a 10 s file that lines up with the music, however fast the show renders. An offline
-``netblend render`` runs on a fake clock at exactly the output rate: one output frame per show frame,
-the same bytes every run.
+show clock (``Frame.t``), like a screen would: output frame ``k`` (at ``k / fps`` seconds after the
+first frame) shows the newest show frame rendered by then. A 7 fps show recorded at 30 fps shows each
+image about four times; of two show frames within one output frame the newer one wins (``skipped``
+counts the other). The last image is held as long as the one before it, so a 10 s show is a 10 s file
+that lines up with the music, however fast the show renders. An offline ``netblend render`` runs on a
+fake clock at exactly the output rate: one output frame per show frame, the same bytes every run.
 
 **Failures.** :meth:`RecordSink.check` tries everything it can before the show (container, codec, a
 writable folder) and writes nothing. While recording, the file is ``NAME.partial`` next to the target;
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import io
 import logging
+import math
 import os
 from fractions import Fraction
 from pathlib import Path
@@ -62,13 +63,14 @@ class RecordSink(Sink):
         self.lossless = block
         self.frames = 0                  # output frames in the file (held images included)
         self.shown = 0                   # show frames that made it into the file
-        self.skipped = 0                 # show frames that landed on an output frame already written
+        self.skipped = 0                 # show frames replaced by a newer one within the same output frame
         self._container = None
         self._stream = None
         self._t0: float | None = None
         self._t_last = 0.0
         self._t_prev: float | None = None
-        self._held = None                # the last encoded image, repeated over gaps
+        self._pending = None             # (image, output frame, show frame index) not encoded yet
+        self._received = 0
         self._next_pts = 0
 
     @property
@@ -141,7 +143,7 @@ class RecordSink(Sink):
         stream.pix_fmt = "yuv420p" if not formats or "yuv420p" in formats else formats[0]
         if codec in ("libx264", "libx265"):
             stream.options = {"crf": str(self.crf)}
-        stream.thread_count = 1 if self.lossless else 2    # one thread: the same bytes every render
+        stream.thread_count = 1 if self.lossless else 2    # one encoder thread: the same bytes every render
         return stream
 
     # ------------------------------------------------------------------ recording
@@ -160,29 +162,37 @@ class RecordSink(Sink):
             raise SinkError(f"{self.label}: cannot start the recording ({e})") from None
 
     def _send(self, frame: Frame) -> None:
-        """Delivery thread: place ``frame`` at its clock time, holding the previous image over gaps."""
+        """Delivery thread: the image waits until the next frame says how long it stays on screen."""
         import av
 
         if self._t0 is None:
             self._t0 = frame.t
-        slot = round((frame.t - self._t0) * self.fps)
-        if slot < self._next_pts:
-            self.skipped += 1
-            return
-        try:
-            image = av.VideoFrame.from_ndarray(frame.numpy(), format="rgba").reformat(format=self._stream.pix_fmt)
-            self._hold_until(slot)
-            self._encode(image, slot)
-        except Exception as e:
-            raise SinkError(self._abort(f"encoding frame {frame.index} failed ({e or type(e).__name__})")) from None
-        self._held = image
-        self._t_prev, self._t_last = self._t_last if self.shown else None, frame.t
-        self.shown += 1
+        slot = max(0, math.ceil((frame.t - self._t0) * self.fps - 1e-6))     # first output frame at or after t
+        image = av.VideoFrame.from_ndarray(frame.numpy(), format="rgba").reformat(format=self._stream.pix_fmt)
+        if self._pending is not None and slot <= self._pending[1]:
+            self.skipped += 1                                                # same output frame: newer wins
+            slot = self._pending[1]
+        else:
+            self._encode_pending(until=slot)
+        self._pending = (image, slot, frame.index)
+        self._t_prev = self._t_last if self._received else None
+        self._t_last = frame.t
+        self._received += 1
 
-    def _hold_until(self, slot: int) -> None:
-        """Repeat the held image on every output frame before ``slot``."""
-        while self._held is not None and self._next_pts < slot:
-            self._encode(self._held, self._next_pts)
+    def _encode_pending(self, until: int) -> None:
+        """Encode the waiting image at its output frame and hold it on every output frame before ``until``."""
+        if self._pending is None:
+            return
+        image, slot, index = self._pending
+        try:
+            self._encode(image, slot)
+            self.shown += 1
+            while self._next_pts < until:
+                self._encode(image, self._next_pts)
+        except Exception as e:
+            self._pending = None
+            raise SinkError(self._abort(f"encoding frame {index} failed ({e or type(e).__name__})")) from None
+        self._pending = None
 
     def _encode(self, image, pts: int) -> None:
         image.pts = pts
@@ -227,12 +237,17 @@ class RecordSink(Sink):
     def _close(self) -> None:
         if self._container is None:
             return
-        if self._t_prev is not None and self._t0 is not None:
-            # hold the last image as long as the one before it was shown: the file ends when the show did
-            try:
-                self._hold_until(round((2 * self._t_last - self._t_prev - self._t0) * self.fps))
-            except Exception as e:
-                raise SinkError(f"{self.label}: " + self._abort(f"encoding the last frame failed ({e})")) from None
+        if self._pending is not None:
+            # The show ended one frame period after its last frame: the file ends there too. A last
+            # image that would only appear at that end is never on screen (counted as skipped).
+            end = self._pending[1] + 1
+            if self._t_prev is not None and self._t0 is not None:
+                end = math.ceil((2 * self._t_last - self._t_prev - self._t0) * self.fps - 1e-6)
+            if self._pending[1] < end or self.frames == 0:
+                self._encode_pending(until=end)
+            else:
+                self._pending = None
+                self.skipped += 1
         try:
             self._finish()
         except SinkError:
