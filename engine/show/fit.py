@@ -9,18 +9,21 @@ Modes (``--fit``, every output):
 - ``stretch``: the image is scaled to the frame's width and height independently (distorts a square
   image in a 16:9 frame).
 
-Scaling is separable, antialiased bilinear: the same weights ``torch.nn.functional.interpolate``
-(``bilinear``, ``antialias=True``) uses, taken once from it at start-up, then applied every frame as a
-gather of the few source pixels each output pixel needs (``index_select``) times their weights, into
-buffers allocated once.
+Scaling is antialiased bilinear, exactly ``torch.nn.functional.interpolate(mode="bilinear",
+antialias=True)``, through its ``out=`` form so every frame writes into buffers allocated here. A
+device whose PyTorch lacks that kernel (older MPS builds) falls back to plain bilinear
+``interpolate`` (one allocation per frame), said once in the log.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+
+log = logging.getLogger("netblend")
 
 FIT_MODES = ("fit", "fill", "stretch")
 
@@ -52,20 +55,13 @@ def placement(src_w: int, src_h: int, dst_w: int, dst_h: int, mode: str = "fit")
     return Placement(((src_w - w) // 2, (src_h - h) // 2, w, h), (0, 0, dst_w, dst_h))
 
 
-def resample_taps(n_in: int, n_out: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(index [n_out, K], weight [n_out, K])``: output ``j`` = sum_k weight[j, k] * input[index[j, k]],
-    the weights of antialiased bilinear resampling from ``n_in`` to ``n_out`` samples."""
-    basis = torch.eye(n_in, dtype=torch.float64).reshape(n_in, 1, 1, n_in)
-    response = F.interpolate(basis, size=(1, n_out), mode="bilinear", antialias=True, align_corners=False)
-    matrix = response.reshape(n_in, n_out).T                       # [n_out, n_in]
-    nonzero = matrix != 0
-    first = torch.where(nonzero.any(1), nonzero.float().argmax(1), torch.zeros(n_out, dtype=torch.long))
-    last = n_in - 1 - nonzero.flip(1).float().argmax(1)
-    taps = int((last - first).max().item()) + 1
-    index = (first[:, None] + torch.arange(taps)[None, :]).clamp_(max=n_in - 1)   # [n_out, K]
-    weight = matrix.gather(1, index)
-    weight[first[:, None] + torch.arange(taps)[None, :] > n_in - 1] = 0.0          # clamped repeats add nothing
-    return index, weight
+def _resize_into(src: torch.Tensor, out: torch.Tensor) -> None:
+    """Antialiased bilinear resize of ``src`` [1, C, h, w] into ``out`` [1, C, H, W], allocation-free."""
+    torch.ops.aten._upsample_bilinear2d_aa.out(src, list(out.shape[-2:]), False, None, None, out=out)
+
+
+def _resize_allocating(src: torch.Tensor, out: torch.Tensor) -> None:
+    out.copy_(F.interpolate(src, size=tuple(out.shape[-2:]), mode="bilinear", align_corners=False))
 
 
 class FrameFit:
@@ -86,19 +82,17 @@ class FrameFit:
         self._window = rgba[dy:dy + dh, dx:dx + dw, :3]             # [dh, dw, 3] view
         self._src32 = torch.empty((3, src_h, src_w), dtype=torch.float32, device=device)
         self._scaled = torch.empty((dh, dw, 3), dtype=torch.float32, device=device)
+        self._gain = torch.tensor(127.5, device=device)             # 0-d tensors: a Python number would be
+        self._offset = torch.tensor(128.0, device=device)           # wrapped in a new tensor every frame
         self._crop = (sx, sy, sw, sh)
+        self._resized = torch.empty((1, 3, dh, dw) if self.place.resamples else (0,), device=device)
+        self._resize = _resize_into
         if self.place.resamples:
-            ix, wx = resample_taps(sw, dw)
-            iy, wy = resample_taps(sh, dh)
-            self._ix = (ix + sx).reshape(-1).to(device)              # [dw * Kx]
-            self._wx = wx.to(device, torch.float32)                  # [dw, Kx]
-            self._iy = iy.reshape(-1).to(device)                     # [dh * Ky], rows of the crop
-            self._wy = wy.to(device, torch.float32)[:, :, None]      # [dh, Ky, 1]
-            kx, ky = wx.shape[1], wy.shape[1]
-            self._gx = torch.empty((3, sh, dw * kx), dtype=torch.float32, device=device)
-            self._hx = torch.empty((3, sh, dw), dtype=torch.float32, device=device)
-            self._gy = torch.empty((3, dh * ky, dw), dtype=torch.float32, device=device)
-            self._out = torch.empty((3, dh, dw), dtype=torch.float32, device=device)
+            try:
+                _resize_into(torch.zeros((1, 3, 4, 4), device=device), torch.empty((1, 3, 2, 3), device=device))
+            except (RuntimeError, NotImplementedError) as e:
+                log.warning("antialiased resizing is not available on %s (%s); using plain bilinear", device, e)
+                self._resize = _resize_allocating
 
     def __call__(self, img: torch.Tensor) -> torch.Tensor:
         """``img`` float ``[1, 3, H, W]`` -> the RGBA frame (the buffer given at construction)."""
@@ -108,20 +102,12 @@ class FrameFit:
         if src.dtype != torch.float32:
             src = self._src32.copy_(src)
         sx, sy, sw, sh = self._crop
+        src = src[:, sy:sy + sh, sx:sx + sw]                                        # [3, sh, sw] view
         if self.place.resamples:
-            rows = src[:, sy:sy + sh]                                               # [3, sh, W] view
-            dh, dw = self._out.shape[1:]
-            torch.index_select(rows, 2, self._ix, out=self._gx)                     # [3, sh, dw * Kx]
-            self._gx.view(3, sh, dw, -1).mul_(self._wx)
-            torch.sum(self._gx.view(3, sh, dw, -1), dim=3, out=self._hx)            # [3, sh, dw]
-            torch.index_select(self._hx, 1, self._iy, out=self._gy)                 # [3, dh * Ky, dw]
-            self._gy.view(3, dh, -1, dw).mul_(self._wy)
-            torch.sum(self._gy.view(3, dh, -1, dw), dim=2, out=self._out)           # [3, dh, dw]
-            src = self._out
-        else:
-            src = src[:, sy:sy + sh, sx:sx + sw]
+            self._resize(src[None], self._resized)                                  # [1, 3, dh, dw]
+            src = self._resized[0]
         # x in [-1, 1] -> [0, 255]; +128 instead of +127.5 because the uint8 copy rounds toward zero
-        torch.mul(src.permute(1, 2, 0), 127.5, out=self._scaled)                    # [dh, dw, 3]
-        self._scaled.add_(128.0).clamp_(0.0, 255.0)
+        torch.mul(src.permute(1, 2, 0), self._gain, out=self._scaled)              # [dh, dw, 3]
+        self._scaled.add_(self._offset).clamp_(0.0, 255.0)
         self._window.copy_(self._scaled)
         return self._rgba
