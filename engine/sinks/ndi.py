@@ -10,11 +10,16 @@ receiver or network that falls behind drops frames (``dropped``), never the show
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from fractions import Fraction
 from types import MappingProxyType, SimpleNamespace
 
-from .base import Frame, Sink, option_number
+from .base import Frame, Sink, SinkError, option_number
+
+log = logging.getLogger("netblend")
+
+GIVE_UP_AFTER = 100        # consecutive failed sends before the sender counts as gone
 
 
 def cyndilib_api() -> SimpleNamespace:
@@ -57,6 +62,8 @@ class NdiSink(Sink):
         self.fps = fps
         self._factory = sender_factory
         self._sender = None
+        self.failed_sends = 0
+        self._failing = 0
 
     @property
     def label(self) -> str:
@@ -84,9 +91,21 @@ class NdiSink(Sink):
         self._sender = self._factory(self.source_name, width, height, self.fps)
 
     def _send(self, frame: Frame) -> None:
-        # Delivery thread. NDI takes packed RGBA rows, top row first: exactly our frame layout.
-        # cyndilib copies the pixels into its own buffer before the asynchronous send.
-        self._sender.write_video_async(frame.numpy().reshape(-1))
+        """Delivery thread. NDI takes packed RGBA rows, top row first: exactly our frame layout
+        (cyndilib copies the pixels into its own buffer before the asynchronous send). A failed send
+        loses that frame only; the sink gives up after many in a row."""
+        try:
+            self._sender.write_video_async(frame.numpy().reshape(-1))
+        except Exception as e:
+            self.failed_sends += 1
+            self._failing += 1
+            self.failure = f"{self.failed_sends} frame(s) could not be sent ({e or type(e).__name__})"
+            if self._failing == 1 or self.failed_sends % 100 == 0:
+                log.error("%s: %s", self.label, self.failure)
+            if self._failing >= GIVE_UP_AFTER:
+                raise SinkError(f"{self._failing} sends in a row failed ({e or type(e).__name__})") from None
+            return
+        self._failing = 0
 
     def _close(self) -> None:
         if self._sender is not None:

@@ -98,3 +98,23 @@ def test_ndi_gets_packed_rgba_rows_top_row_first():
     sender = made[0]
     assert sender.args == ("stage-left", 64, 48, 50)
     assert np.array_equal(sender.data[0], px.numpy().reshape(-1))
+
+
+def test_a_failed_send_loses_one_frame_and_the_sender_keeps_going(caplog):
+    class Hiccup(PacedSender):
+        def write_video_async(self, data):
+            if len(self.data) == 1 and not getattr(self, "failed", False):
+                self.failed = True
+                raise OSError("network hiccup")
+            super().write_video_async(data)
+
+    made = []
+    sink = NdiSink("stage", sender_factory=lambda *a: made.append(Hiccup(*a, pace=False)) or made[-1])
+    sink.open(64, 48)
+    for i in range(4):
+        sink.send(Frame(pattern(i), i))
+        assert sink.wait_idle(5)
+    assert len(made[0].data) == 3 and sink.failed_sends == 1
+    assert "network hiccup" in caplog.text
+    with pytest.raises(Exception, match="1 frame\\(s\\) could not be sent"):
+        sink.close()                                            # reported at exit
