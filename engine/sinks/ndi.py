@@ -14,6 +14,7 @@ import logging
 from collections.abc import Callable
 from fractions import Fraction
 from types import MappingProxyType, SimpleNamespace
+from typing import Any
 
 from .base import Frame, Sink, SinkError, option_number
 
@@ -61,7 +62,7 @@ class NdiSink(Sink):
         self.source_name = source_name
         self.fps = fps
         self._factory = sender_factory
-        self._sender = None
+        self._sender: Any = None
         self.failed_sends = 0
         self._failing = 0
 

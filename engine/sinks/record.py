@@ -24,6 +24,7 @@ import os
 from fractions import Fraction
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
 from .base import Frame, Sink, SinkError, option_flag, option_number
 from .files import check_folder
@@ -64,12 +65,12 @@ class RecordSink(Sink):
         self.frames = 0                  # output frames in the file (held images included)
         self.shown = 0                   # show frames that made it into the file
         self.skipped = 0                 # show frames replaced by a newer one within the same output frame
-        self._container = None
-        self._stream = None
+        self._container: Any = None
+        self._stream: Any = None
         self._t0: float | None = None
         self._t_last = 0.0
         self._t_prev: float | None = None
-        self._pending = None             # (image, output frame, show frame index) not encoded yet
+        self._pending: Any = None             # (image, output frame, show frame index) not encoded yet
         self._received = 0
         self._next_pts = 0
 
@@ -99,10 +100,13 @@ class RecordSink(Sink):
                    block=option_flag("record", options, "block"), codec=options.get("codec") or None)
 
     # ------------------------------------------------------------------ before the show
-    def check(self) -> tuple[str, str]:
-        """``(container, codec)`` for this file, or :class:`SinkError` naming what is wrong: an unknown
-        container, a codec this PyAV lacks or the container refuses, a folder that cannot be written.
-        Nothing is written."""
+    def check(self) -> None:
+        """Raise :class:`SinkError` naming what is wrong: an unknown container, a codec this PyAV lacks
+        or the container refuses, a folder that cannot be written. Nothing is written."""
+        self.container_and_codec()
+
+    def container_and_codec(self) -> tuple[str, str]:
+        """``(container, codec)`` for this file, checked as :meth:`check` says."""
         import av
 
         reason = self.why_not()
@@ -152,7 +156,7 @@ class RecordSink(Sink):
 
         if width % 2 or height % 2:
             raise SinkError(f"record: H.264 needs an even frame size, got {width}x{height}; use --size")
-        container, codec = self.check()
+        container, codec = self.container_and_codec()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._container = av.open(str(self.partial_path), mode="w", format=container)

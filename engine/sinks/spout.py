@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from .base import Frame, Sink
 
@@ -14,8 +15,8 @@ class SpoutSink(Sink):
     def __init__(self, sender_name: str = "netblend"):
         super().__init__()
         self.sender_name = sender_name
-        self._sender = None
-        self._gl_rgba = None
+        self._sender: Any = None
+        self._gl_rgba: Any = None
 
     @classmethod
     def why_not(cls) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import glob
 import sys
 from types import MappingProxyType
+from typing import Any
 
 from .base import Frame, Sink, option_number
 
@@ -20,7 +21,7 @@ class VirtualCameraSink(Sink):
         super().__init__()
         self.fps = fps
         self.device = device
-        self._camera = None
+        self._camera: Any = None
 
     @classmethod
     def why_not(cls) -> str | None:

@@ -17,6 +17,7 @@ import os
 import sys
 from collections.abc import Callable
 from types import MappingProxyType
+from typing import Any
 
 from .base import Frame, Sink, option_flag, option_number
 from .gl_upload import HostUpload, choose_upload
@@ -64,11 +65,11 @@ class WindowSink(Sink):
         self.interop = interop
         self.closed_by_user = False
         self.upload_note: str | None = None  # why frames go through the host copy, when they do
-        self._window = None
-        self._texture = None
-        self._sprite = None
-        self._overlay = None
-        self._upload = None
+        self._window: Any = None
+        self._texture: Any = None
+        self._sprite: Any = None
+        self._overlay: Any = None
+        self._upload: Any = None
         self._last: Frame | None = None
 
     @classmethod
@@ -103,9 +104,11 @@ class WindowSink(Sink):
         display = pyglet.display.get_display()
         screens = display.get_screens()
         screen = screens[min(self.screen_index, len(screens) - 1)]
-        config = gl.Config(double_buffer=True, red_size=8, green_size=8, blue_size=8, alpha_size=8)
+        wanted = gl.Config(double_buffer=True,  # type: ignore[abstract]
+                           red_size=8, green_size=8, blue_size=8, alpha_size=8)
+        config: Any = None
         try:
-            config = screen.get_best_config(config)
+            config = screen.get_best_config(wanted)
         except pyglet.window.NoSuchConfigException:
             config = None
         self._window = pyglet.window.Window(
