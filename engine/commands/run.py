@@ -132,7 +132,7 @@ def run(args) -> int:
         print(f"netblend: per stage (median): {stats.stage_summary()}")
     for sink in show.loop.sinks.sinks:
         if sink.dropped:
-            print(f"netblend: {sink.label} skipped {sink.dropped} frames it was too busy for")
+            print(f"netblend: {sink.label} skipped {sink.dropped} frames it was too busy for", file=sys.stderr)
     failures = output_failures(show.loop.sinks.sinks, show.loop.sinks.dropped)
     for line in failures:
         print(f"netblend: error: output failed: {line}", file=sys.stderr)
