@@ -28,9 +28,10 @@ def tiny_pair(seed: int = 0):
 
 
 class Collect(Sink):
-    """A sink that keeps a copy of every frame (numpy RGBA)."""
+    """A sink that keeps a copy of every frame (numpy RGBA), synchronously (on the render thread)."""
 
     name = "collect"
+    on_render_thread = True
 
     def __init__(self):
         super().__init__()
@@ -44,6 +45,7 @@ class Broken(Sink):
     """A sink whose cable was pulled."""
 
     name = "broken"
+    on_render_thread = True
 
     def _send(self, frame: Frame) -> None:
         raise OSError("cable pulled")

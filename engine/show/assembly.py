@@ -29,6 +29,7 @@ class ShowConfig:
     resume: bool = False                              # restore the autosaved state
     presets_dir: str | None = None                    # where user presets are saved (default: user folder)
     size: tuple[int, int] | None = None               # output size (default: the model's resolution)
+    fit: str = "fit"                                  # image in that size: fit (letterbox), fill (crop), stretch
     device: str = "auto"
     fps: float | None = None                          # target frame rate; None = as fast as possible
     clock: Clock | None = None                        # a FakeClock for offline renders and tests
@@ -59,6 +60,10 @@ def _resume_state(config: ShowConfig) -> Preset | None:
 
 def assemble(config: ShowConfig):
     """Build the :class:`~engine.show.show.Show` a config describes, in its start state."""
+    from .fit import FIT_MODES
+
+    if config.fit not in FIT_MODES:
+        raise NetblendError(f"--fit {config.fit!r}: choose {', '.join(FIT_MODES)}")
     device = resolve_device(config.device)
     preset = find_start_preset(config)
     resumed = _resume_state(config)
@@ -79,7 +84,7 @@ def assemble(config: ShowConfig):
         log.warning("--resume could not load the autosaved models (%s); playing the demo pair instead", e)
         paths, models = [], load_models([], device)
     show = build_show(models, device, paths=paths, size=config.size, clock=config.clock, fps=config.fps,
-                      presets_dir=config.presets_dir, profile=config.profile, impl=config.impl)
+                      presets_dir=config.presets_dir, profile=config.profile, impl=config.impl, fit=config.fit)
     if not paths and preset is None and resumed is None:
         from ..models.demo import DEMO_SHOW
 

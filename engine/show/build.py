@@ -63,9 +63,11 @@ def use_ops(G, impl: str) -> None:
 
 
 def build_renderer(models: Sequence, device: torch.device, size: tuple[int, int] | None = None,
-                   keyframes: Sequence | None = None, profile: bool = False, impl: str | None = None) -> Renderer:
+                   keyframes: Sequence | None = None, profile: bool = False, impl: str | None = None,
+                   fit: str = "fit") -> Renderer:
     """A renderer over ``models`` (model A first) with its latent engine and network bender; layers use
-    the ``impl`` ops (default: the fastest that passes parity on the device, ``default_impl``)."""
+    the ``impl`` ops (default: the fastest that passes parity on the device, ``default_impl``); the image
+    is fitted into ``size`` per ``fit`` (fit, fill, stretch)."""
     from stylegan_ops.cpu_memory import retain_freed_memory
 
     from ..blend.generator import BlendedGenerator
@@ -79,7 +81,7 @@ def build_renderer(models: Sequence, device: torch.device, size: tuple[int, int]
     latents = LatentEngine(blended, device, models=list(models))
     if keyframes:
         latents.set_keyframes(list(keyframes))
-    return Renderer(blended, latents, size=size, profile=profile, bender=NetworkBender(blended))
+    return Renderer(blended, latents, size=size, profile=profile, fit=fit, bender=NetworkBender(blended))
 
 
 def warm_up(renderer: Renderer, registry, tune_threads: bool = True, frames: int = 3,
@@ -140,23 +142,24 @@ def choose_cpu_threads(timed, same_result=None) -> float:
 
 def build_show(models: Sequence, device: torch.device, *, paths: Sequence[str | Path] = (),
                size: tuple[int, int] | None = None, clock: Clock | None = None, fps: float | None = None,
-               presets_dir: str | Path | None = None, profile: bool = False, impl: str | None = None):
+               presets_dir: str | Path | None = None, profile: bool = False, impl: str | None = None,
+               fit: str = "fit"):
     """A :class:`~engine.show.show.Show` over ``models`` (model A first), able to hot-swap models."""
     from .show import Show
 
-    renderer = build_renderer(models, device, size=size, profile=profile, impl=impl)
+    renderer = build_renderer(models, device, size=size, profile=profile, impl=impl, fit=fit)
     return Show(renderer, device, clock=clock, fps=fps, model_paths=paths, presets_dir=presets_dir,
-                build=swap_builder(impl, profile))
+                build=swap_builder(impl, profile, fit))
 
 
-def swap_builder(impl: str | None = None, profile: bool = False):
+def swap_builder(impl: str | None = None, profile: bool = False, fit: str = "fit"):
     """The function a show's model loader calls: load ``paths``, build a renderer of ``size`` with
     ``keyframes``, and render one test frame with the show's current ``values``. A model that loads
     but cannot render (or renders NaN) raises here, so the swap is refused and the current models
     keep playing."""
     def build(paths, device, size, keyframes, values) -> Renderer:
         renderer = build_renderer(load_models(paths, device), device, size=size,
-                                  keyframes=list(keyframes) or None, profile=profile, impl=impl)
+                                  keyframes=list(keyframes) or None, profile=profile, impl=impl, fit=fit)
         check_renders(renderer, values, paths)
         return renderer
 

@@ -159,7 +159,7 @@ class RenderLoop:
             self._report("render", e)
             frame = None
         else:
-            frame = Frame(pixels, ft.frame, show_ft.t, _readback=self.renderer.readback)
+            frame = Frame(pixels, ft.frame, ft.t, _readback=self.renderer.readback)   # clock time: recordings
             t1 = time.perf_counter()
             self.sinks.send(frame)
             t2 = time.perf_counter()

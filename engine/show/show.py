@@ -74,6 +74,7 @@ class Show:
         self._closers: list[Callable[[], None]] = [lambda: self.renderer.close(), self.worker.close,
                                                    self.swapper.close]
         self._last_preset: dict[str, float] | None = None
+        self.preset_name: str | None = None                # the last preset recalled (the overlay shows it)
         self._seed_seen = self.registry.get("latent.seed")
 
     # ------------------------------------------------------------------ assembly
@@ -235,6 +236,7 @@ class Show:
             except NetblendError as e:          # a bad route: the old modulators keep playing
                 log.warning("preset %s: modulators not changed: %s", preset.name, e)
         self.presets.apply(preset, morph, unit)
+        self.preset_name = preset.name
         self._last_preset = {n: self.registry.spec(n).coerce(v) for n, v in preset.expanded(self.registry).items()
                              if n in self.registry and self.registry.spec(n).kind != "trigger"}
         self._seed_seen = self.registry.get("latent.seed")
