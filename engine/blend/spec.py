@@ -80,7 +80,7 @@ def check_mask(text: str) -> None:
     parse_mask(text, [SimpleNamespace(resolution=r) for r in resolutions], strict=False)
 
 
-def parse_mask(text: str, layers: Sequence[object], strict: bool = True) -> BlendState:
+def parse_mask(text: str, layers: Sequence[object], strict: bool = True) -> BlendState:  # noqa: C901
     """Parse a mask spec for a model whose layer table is ``layers``; :class:`MaskError` if bad."""
     num_layers = len(layers)
     available = {int(getattr(e, "resolution", e)) for e in layers}  # type: ignore[call-overload]

@@ -146,7 +146,9 @@ class RenderLoop:
             self._guard("control recorder", partial(seen, snap, ft))
         for name, stamps in snap.presses.items():
             action = self.triggers.get(name)
-            for stamp in stamps if action is not None else ():
+            if action is None:
+                continue
+            for stamp in stamps:
                 self._guard(f"trigger {name}", partial(action, stamp))
         show_ft = self.show_time.advance(ft, paused=snap.get("engine.pause") > 0.5)
         values: Mapping[str, float] = snap.values

@@ -180,10 +180,14 @@ class Show:
         internal = (INTERNAL, "trigger")
         triggers: dict[str, Callable[[float], None]] = {"blend.panic": lambda stamp: self.panic(),
                                                         "tempo.tap": self._tap}
+        def step_seed(delta: int) -> Callable[[float], None]:
+            def step(stamp: float) -> None:
+                self.registry.set("latent.seed", self.registry.get("latent.seed") + delta, internal)
+            return step
+
         for name, delta in (("latent.next_seed", 1), ("latent.prev_seed", -1)):
             if name in self.registry:
-                triggers[name] = (lambda d: lambda stamp: self.registry.set(
-                    "latent.seed", self.registry.get("latent.seed") + d, internal))(delta)
+                triggers[name] = step_seed(delta)
         return triggers
 
     def _tap(self, stamp: float) -> None:
@@ -263,12 +267,12 @@ class Show:
         if self._build is None:
             raise RuntimeError("this show was built without a model loader (see engine.show.build.build_show)")
         build, size = self._build, (self.renderer.width, self.renderer.height)
-        paths, keyframes = [Path(p) for p in paths], list(keyframes)
+        files, frames = [Path(p) for p in paths], list(keyframes)
 
         def work() -> SwapResult:
-            return SwapResult(build(paths, self.device, size, keyframes, self.registry.targets()), paths, keyframes)
+            return SwapResult(build(files, self.device, size, frames, self.registry.targets()), files, frames)
 
-        return self.swapper.request(work, describe(paths))
+        return self.swapper.request(work, describe(files))
 
     def replay_event(self, kind: str, payload: Mapping[str, Any], ft: FrameTime) -> None:
         """Apply a logged show event (a recall, a swap) during a replay, on the render thread."""

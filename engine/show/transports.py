@@ -180,7 +180,7 @@ def _start_surface(show, settings: SurfaceSettings, autosaver) -> list[str]:
 
     osc_host, osc_port = show.osc_address or (None, None)
     surface = start_surface(ShowSurfaceHost(show, settings.models_dir, autosaver),
-                            SurfaceConfig(host=settings.host, port=settings.port, osc_host=osc_host,
+                            SurfaceConfig(host=settings.host, port=settings.port or 0, osc_host=osc_host,
                                           osc_port=osc_port, announce=settings.announce))
     show.add_closer(surface.stop)
     show.add_sink(surface.preview)
