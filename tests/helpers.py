@@ -7,6 +7,7 @@ import time
 
 import torch
 
+from engine.control.actions import Actions
 from engine.sinks.base import Frame, Sink
 
 TINY = dict(z_dim=16, w_dim=16, c_dim=0, img_resolution=32, img_channels=3, mapping_kwargs={"num_layers": 2},
@@ -25,6 +26,25 @@ def tiny_pair(seed: int = 0):
     b_sd = {k: v + 0.3 * torch.randn(v.shape, generator=gen) if v.is_floating_point() and "filter" not in k else v
             for k, v in a_sd.items()}
     return [build_generator(TINY, a_sd), build_generator(TINY, b_sd)]
+
+
+class RecordingActions(Actions):
+    """Actions that remember every call, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def recall_preset(self, name, morph=None):
+        self.calls.append(("recall_preset", name, morph))
+
+    def save_preset(self, name):
+        self.calls.append(("save_preset", name))
+
+    def tap_tempo(self):
+        self.calls.append(("tap_tempo",))
+
+    def panic(self):
+        self.calls.append(("panic",))
 
 
 class Collect(Sink):
