@@ -85,7 +85,7 @@ class BlendState:
     resolutions: tuple[tuple[int, float], ...] = ()    # (block resolution, t) overrides
     safety: tuple[float, float] = SAFETY_DEFAULT       # (lo, hi) applied after every override
     models: tuple[float, ...] = ()                     # weights of models C, D, ... on every synthesis layer
-    channels: tuple[float, str, int] = (1.0, "most", 0)  # (fraction, order, seed) of channel-wise blending
+    channels: tuple[float, str, int] = (1.0, CHANNEL_ORDERS[0], 0)  # (fraction, order, seed): channel-wise blending
     faders: tuple[float, ...] = field(default=(), compare=False)  # blend.layer.<i> as the performer set them
     holds: tuple[float, ...] = field(default=(), compare=False)   # blend.layer.<i>.hold (1 = the fader)
     mode: str = field(default=LAYER_MODES[0], compare=False)      # blend.layer.mode
@@ -241,17 +241,6 @@ def compose(values: Mapping[str, object], num_layers: int,
 
 
 # ------------------------------------------------------------------------------- handing layers back
-def faders_at_curve(values: Mapping[str, object], num_layers: int) -> dict[str, float]:
-    """``values`` with the fader of every layer that follows the curve (hold 0) set to the curve's value
-    there, so a fader picked up (soft takeover) or shown (feedback, the page) sits where its layer is."""
-    out = {k: v for k, v in values.items()}
-    c = curve_of(values, num_layers)
-    for i in range(num_layers):
-        if finite(hold(i), values.get(hold(i), 0.0)) == 0.0:
-            out[fader(i)] = c[i]
-    return out  # type: ignore[return-value]
-
-
 def release_values(values: Mapping[str, object], num_layers: int) -> dict[str, float]:
     """What ``blend.layer.release`` writes: every hold to 0 and every fader to the curve's value."""
     curve_now = curve_of(values, num_layers)
