@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from ..core.params import ParamSpec
 from ..errors import NetblendError
@@ -66,6 +67,13 @@ def fader(i: int) -> str:
 def hold(i: int) -> str:
     """The name of layer ``i``'s hold: 1 = the layer follows its fader, 0 = the curve."""
     return f"blend.layer.{i}.hold"
+
+
+@lru_cache(maxsize=8)
+def layer_names(num_layers: int) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The fader and hold names of ``num_layers`` layers (built once per layer count: compose runs
+    every frame)."""
+    return tuple(fader(i) for i in range(num_layers)), tuple(hold(i) for i in range(num_layers))
 
 
 class MaskError(NetblendError, ValueError):
@@ -218,8 +226,9 @@ def compose(values: Mapping[str, object], num_layers: int,
         lo, hi = hi, lo
     c = curve_of(values, num_layers)
     mode = choice("blend.layer.mode", values.get("blend.layer.mode", 0.0), LAYER_MODES)
-    faders = tuple(get(fader(i), 0.0) for i in range(num_layers))
-    holds = tuple(_clamp(get(hold(i), 1.0 if fader(i) in values else 0.0), 0.0, 1.0) for i in range(num_layers))
+    fader_names, hold_names = layer_names(num_layers)
+    faders = tuple(get(f, 0.0) for f in fader_names)
+    holds = tuple(_clamp(get(h, 1.0 if f in values else 0.0), 0.0, 1.0) for f, h in zip(fader_names, hold_names))
     if mode == "offset":
         raw = [c_i + f_i for c_i, f_i in zip(c, faders)]
     else:

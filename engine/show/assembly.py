@@ -9,7 +9,7 @@ is checked before any model loads, so a typo costs no loading time.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..core.clock import Clock
@@ -96,5 +96,4 @@ def assemble(config: ShowConfig):
 
 def _without_models(preset: Preset) -> Preset:
     """The preset's state minus its models (already chosen and loaded above)."""
-    return Preset(preset.name, dict(preset.params), {}, list(preset.keyframes), preset.description, preset.path,
-                  mods=preset.mods)
+    return replace(preset, params=dict(preset.params), models={}, keyframes=list(preset.keyframes))
