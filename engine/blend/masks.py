@@ -13,10 +13,10 @@ Composition rule (what a performer hears when two controls touch one layer), per
    below ``1e-3`` is a hard step (a layer swap at ``center``); a wide curve is flat at
    ``amount / 2`` (an interpolation).
 2. **faders** (``blend.layer.mode``): in ``absolute`` mode (the default) a fader means what its label
-   says: ``t_i = c_i + h_i (f_i - c_i)`` with ``f_i = blend.layer.<i>`` and ``h_i = blend.layer.<i>.hold``.
+   says: ``t_i = c_i + h_i (f_i - c_i)`` with ``f_i = blend.layer.<i>`` and ``h_i = blend.hold.<i>``.
    Moving fader ``i`` (a control's write, :attr:`ParamSpec.grabs`) sets ``h_i = 1``, so the layer
    is exactly the fader (0 = A, 1 = B) while the curve keeps driving every layer whose fader was not
-   touched (``h_i = 0``). Panic, a recall and ``blend.layer.release`` hand layers back to the curve;
+   touched (``h_i = 0``). Panic, a recall and ``blend.release`` hand layers back to the curve;
    between 0 and 1 ``h_i`` crossfades (a morph passes through it). In ``offset`` mode the faders are
    added to the curve, ``t_i = c_i + f_i``, and the holds are ignored.
 3. **resolution** overrides (``set_blend(resolutions=...)`` and the ``4:0,16:1`` mask syntax of
@@ -66,7 +66,7 @@ def fader(i: int) -> str:
 
 def hold(i: int) -> str:
     """The name of layer ``i``'s hold: 1 = the layer follows its fader, 0 = the curve."""
-    return f"blend.layer.{i}.hold"
+    return f"blend.hold.{i}"
 
 
 @lru_cache(maxsize=8)
@@ -95,7 +95,7 @@ class BlendState:
     models: tuple[float, ...] = ()                     # weights of models C, D, ... on every synthesis layer
     channels: tuple[float, str, int] = (1.0, CHANNEL_ORDERS[0], 0)  # (fraction, order, seed): channel-wise blending
     faders: tuple[float, ...] = field(default=(), compare=False)  # blend.layer.<i> as the performer set them
-    holds: tuple[float, ...] = field(default=(), compare=False)   # blend.layer.<i>.hold (1 = the fader)
+    holds: tuple[float, ...] = field(default=(), compare=False)   # blend.hold.<i> (1 = the fader)
     mode: str = field(default=LAYER_MODES[0], compare=False)      # blend.layer.mode
 
 
@@ -126,7 +126,7 @@ def params(num_layers: int, num_models: int = 2) -> list[ParamSpec]:
     specs += [
         ParamSpec("blend.layer.mode", 0.0, kind="choice", choices=LAYER_MODES,
                   doc="absolute: a moved fader is its layer's t; offset: faders add to the curve"),
-        ParamSpec("blend.layer.release", 0.0, kind="trigger", doc="every layer back to the curve"),
+        ParamSpec("blend.release", 0.0, kind="trigger", doc="every layer back to the curve"),
         ParamSpec("blend.curve.amount", 0.0, lo, hi, smoothing=glide, doc="height of the crossover curve"),
         ParamSpec("blend.curve.center", 0.5, 0.0, 1.0, smoothing=glide,
                   doc="crossover position over the layers (0 = first, 1 = last)"),
@@ -251,7 +251,7 @@ def compose(values: Mapping[str, object], num_layers: int,
 
 # ------------------------------------------------------------------------------- handing layers back
 def release_values(values: Mapping[str, object], num_layers: int) -> dict[str, float]:
-    """What ``blend.layer.release`` writes: every hold to 0 and every fader to the curve's value."""
+    """What ``blend.release`` writes: every hold to 0 and every fader to the curve's value."""
     curve_now = curve_of(values, num_layers)
     out = {hold(i): 0.0 for i in range(num_layers)}
     out.update({fader(i): curve_now[i] for i in range(num_layers)})

@@ -14,7 +14,7 @@ Values are floats on the wire (what OSC and MIDI deliver). Each parameter declar
   registry's clock at receipt. The snapshot carries the presses since the previous snapshot, so the
   loop fires once per press (ten presses within one frame fire ten times), however the frames fall.
 
-A control can **grab** a parameter: a spec with ``grabs = "blend.layer.3.hold"`` sets that parameter to 1
+A control can **grab** a parameter: a spec with ``grabs = "blend.hold.3"`` sets that parameter to 1
 in the same write (under the same lock, so no snapshot sees one without the other) whenever something
 other than the show itself writes it (a fader, an OSC message, the page; not a preset, morph or panic,
 whose sources start with :data:`SHOW_SOURCE`). The write that grabs lands at once, unsmoothed: the

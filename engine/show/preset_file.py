@@ -178,8 +178,8 @@ class Preset:
     # ------------------------------------------------------------------ what a recall writes
     def named(self, registry: ParamRegistry) -> dict[str, float | int | bool | str]:
         """``[params]`` with wildcard keys spread over ``registry``: ``"blend.layer.*" = 0.0`` sets every
-        ``blend.layer.<i>`` the current model has, ``"blend.layer.*.hold"`` every hold (a ``*`` stands
-        for a number). Explicit names win over wildcards."""
+        ``blend.layer.<i>`` the current model has, ``"blend.hold.*"`` every hold (a ``*`` stands for a
+        number). Explicit names win over wildcards."""
         out: dict[str, float | int | bool | str] = {}
         for name, value in self.params.items():
             if "*" in name:
@@ -204,7 +204,8 @@ class Preset:
         if self.version < 2:
             return _from_offsets(out, given, registry, count)
         describes = bool(self.mask) or any(n.startswith(DESCRIBES_LAYERS) for n in self.params)
-        if not describes or "blend.layer.mode" in given and given["blend.layer.mode"] not in (0, LAYER_MODES[0]):
+        offsets = given.get("blend.layer.mode", LAYER_MODES[0]) not in (0, LAYER_MODES[0])
+        if not describes or offsets:               # nothing about the layers, or faders meant as offsets
             return out
         out["blend.layer.mode"] = LAYER_MODES[0]
         for i in range(count):
@@ -216,7 +217,7 @@ class Preset:
         """The part of :meth:`expanded` that depends on the layer table: every per-layer value, and the
         curve when a mask placed it (``crossover@32`` on 18 layers is not on 14). A recall that swaps
         models writes these again once the new models play."""
-        prefixes = ("blend.layer.", "blend.curve.") if self.mask else ("blend.layer.",)
+        prefixes = (*PER_LAYER, "blend.curve.") if self.mask else PER_LAYER
         return {n: v for n, v in self.expanded(registry, layers).items() if n.startswith(prefixes)}
 
     def validate(self, registry: ParamRegistry, layers: Sequence[object] | None = None) -> list[str]:
@@ -242,7 +243,8 @@ class Preset:
         return problems
 
 
-DESCRIBES_LAYERS = ("blend.layer.", "blend.curve.")   # [params] names that make a preset set every layer
+PER_LAYER = ("blend.layer.", "blend.hold.")                   # names of per-layer values (and the fader mode)
+DESCRIBES_LAYERS = (*PER_LAYER, "blend.curve.")               # [params] names that make a preset set every layer
 
 
 def wildcard_names(pattern: str, registry: ParamRegistry) -> list[str]:

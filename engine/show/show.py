@@ -182,7 +182,7 @@ class Show:
     def _triggers(self, renderer: Renderer) -> dict[str, Callable[[float], None]]:
         internal = (INTERNAL, "trigger")
         triggers: dict[str, Callable[[float], None]] = {"blend.panic": lambda stamp: self.panic(),
-                                                        "blend.layer.release": lambda stamp: self.release(),
+                                                        "blend.release": lambda stamp: self.release(),
                                                         "tempo.tap": self._tap}
         for name, delta in (("latent.next_seed", 1), ("latent.prev_seed", -1)):
             if name in self.registry:
@@ -206,7 +206,7 @@ class Show:
         self.registry.jump(values)
 
     def release(self) -> None:
-        """Every layer back to the curve (``blend.layer.release``): the faders let go."""
+        """Every layer back to the curve (``blend.release``): the faders let go."""
         from ..blend.masks import release_values
 
         values = release_values(self.registry.targets(), len(self.renderer.blended.layers))

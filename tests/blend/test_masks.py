@@ -32,8 +32,8 @@ def test_wide_curve_is_a_flat_interpolation_and_soft_curve_is_monotonic():
 
 def test_compose_held_faders_are_t_the_rest_follow_the_curve_then_kinds_then_clamps():
     values = {"blend.curve.amount": 1.0, "blend.curve.center": 0.5, "blend.curve.width": 0.0,
-              "blend.layer.0": 0.3, "blend.layer.0.hold": 1.0, "blend.layer.9": 3.5, "blend.layer.9.hold": 1.0,
-              "blend.layer.8": 0.2, "blend.layer.8.hold": 0.0, "blend.mapping": -7.0,
+              "blend.layer.0": 0.3, "blend.hold.0": 1.0, "blend.layer.9": 3.5, "blend.hold.9": 1.0,
+              "blend.layer.8": 0.2, "blend.hold.8": 0.0, "blend.mapping": -7.0,
               "blend.kind.torgb": 0.25, "blend.kind.torgb.amount": 0.5}
     state = compose(values, 10)
     assert state.layers[0] == 0.3                       # held: the fader, whatever the curve says (0 there)
@@ -43,7 +43,7 @@ def test_compose_held_faders_are_t_the_rest_follow_the_curve_then_kinds_then_cla
     assert state.mapping == -2.0                        # clamped to safety min -2
     assert state.kinds == (("torgb", 0.25, 0.5),)
     assert compose({}, 4) == BlendState((0.0,) * 4)
-    half = compose({**values, "blend.layer.8.hold": 0.5}, 10)
+    half = compose({**values, "blend.hold.8": 0.5}, 10)
     assert half.layers[8] == pytest.approx(0.6)         # a hold between 0 and 1 crossfades curve and fader
 
 

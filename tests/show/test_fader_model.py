@@ -73,7 +73,7 @@ def test_fader_3_at_one_with_the_demo_curve_on_is_exactly_b_and_the_overlay_has_
     assert all(state.layers[i] == pytest.approx(c[i]) for i in range(len(c)) if i != 3)
     assert state.faders[3] == 1.0 and state.holds[3] == 1.0       # what the overlay shows next to t
     assert state.holds[2] == 0.0 and state.mode == "absolute"
-    assert show.registry.get("blend.layer.3.hold") == 1.0          # and what feedback / the page show
+    assert show.registry.get("blend.hold.3") == 1.0          # and what feedback / the page show
 
 
 def test_the_touchdesigner_alias_and_the_list_form_mean_what_they_say(demo_show):
@@ -101,7 +101,7 @@ def test_panic_release_and_presets_hand_the_layers_back_to_the_curve(demo_show):
     send([("/blend/layer/6", 0.0), ("/blend/layer/2", 1.0)])
     steps(show, 1)
     assert show.renderer.blend_state.layers[6] == 0.0
-    send([("/blend/layer/release", 1.0)])
+    send([("/blend/release", 1.0)])
     steps(show, 2)                                                 # pressed in frame 1, back in frame 2
     for _ in range(20):                                            # the holds glide out (fader smoothing)
         steps(show, 1)

@@ -135,13 +135,13 @@ def test_the_layer_rule_a_preset_that_describes_the_layers_sets_every_layer(tmp_
     presets = PresetManager(tmp_path, reg, shipped=[], layers=lambda: G.layers)
     reg.set("blend.layer.2", 1.0, ("osc", "td"))                          # a performer holds layer 2
     presets.apply(preset_from(tmp_path, 'version = 2\n[params]\n"latent.psi" = 0.4\n'))
-    assert reg.get("blend.layer.2.hold") == 1.0                            # latents only: layers untouched
+    assert reg.get("blend.hold.2") == 1.0                            # latents only: layers untouched
     presets.apply(preset_from(tmp_path, 'version = 2\n[params]\n"blend.curve.amount" = 1.0\n'))
     c = curve(14, 1.0, reg.get("blend.curve.center"), reg.get("blend.curve.width"))
-    assert reg.get("blend.layer.2.hold") == 0.0                            # a curve preset: every layer on it
+    assert reg.get("blend.hold.2") == 0.0                            # a curve preset: every layer on it
     assert [reg.get(f"blend.layer.{i}") for i in range(14)] == pytest.approx(c)   # faders sit where it is
-    presets.apply(preset_from(tmp_path, 'version = 2\n[params]\n"blend.layer.*" = 0.25\n"blend.layer.3.hold" = 0\n'))
-    assert reg.get("blend.layer.0.hold") == 1.0 and reg.get("blend.layer.3.hold") == 0.0
+    presets.apply(preset_from(tmp_path, 'version = 2\n[params]\n"blend.layer.*" = 0.25\n"blend.hold.3" = 0\n'))
+    assert reg.get("blend.hold.0") == 1.0 and reg.get("blend.hold.3") == 0.0
 
 
 def test_a_version_1_preset_shows_what_it_showed_under_the_offset_rule(tmp_path, generators):
@@ -152,7 +152,7 @@ def test_a_version_1_preset_shows_what_it_showed_under_the_offset_rule(tmp_path,
     old_rule = curve(18, 1.0, 0.265, 0.5)
     old_rule[2] += 0.5                                                      # t = curve + offset
     assert problems == [] and state_of(reg, G).layers == pytest.approx(tuple(old_rule))
-    assert reg.get("blend.layer.2.hold") == 1.0 and reg.get("blend.layer.5.hold") == 0.0
+    assert reg.get("blend.hold.2") == 1.0 and reg.get("blend.hold.5") == 0.0
     unversioned = preset_from(tmp_path, '[params]\n"blend.layer.0" = 0.5\n')   # before the key existed: 1
     assert unversioned.version == 1
 
