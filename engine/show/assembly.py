@@ -81,9 +81,12 @@ def assemble(config: ShowConfig):
     show = build_show(models, device, paths=paths, size=config.size, clock=config.clock, fps=config.fps,
                       presets_dir=config.presets_dir, profile=config.profile, impl=config.impl)
     if not paths and preset is None and resumed is None:
+        from ..blend.masks import release_values
         from ..models.demo import DEMO_SHOW
 
         show.registry.update(DEMO_SHOW, source=("show", "demo"))
+        layers = show.renderer.num_layers                # faders sit where the demo's curve puts their layers
+        show.registry.update(release_values(show.registry.targets(), layers), source=("show", "demo"))
         show.registry.jump()
     for state in (resumed, preset):
         if state is not None:

@@ -148,3 +148,19 @@ def test_offset_mode_keeps_the_old_additive_faders(demo_show):
     c = curve_now(show)
     assert show.renderer.blend_state.layers[3] == pytest.approx(c[3] + 0.25)
     assert show.renderer.blend_state.mode == "offset"
+
+
+def test_the_demo_starts_with_every_fader_where_its_layer_is(tmp_path):
+    """`netblend run` without models: the demo's curve drives every layer and each fader sits at its
+    layer's t, so a controller's soft takeover picks a layer up without a jump."""
+    from engine.core.clock import FakeClock
+    from engine.show import ShowConfig, assemble
+
+    show = assemble(ShowConfig(presets_dir=str(tmp_path), clock=FakeClock(fps=10)))
+    try:
+        steps(show, 1)
+        state = show.renderer.blend_state
+        assert state.holds == (0.0,) * len(state.layers) and len(set(state.layers)) > 2   # on the curve
+        assert state.faders == pytest.approx(state.layers)
+    finally:
+        show.close()
