@@ -47,6 +47,22 @@ class RecordingActions(Actions):
         self.calls.append(("panic",))
 
 
+# Layer tables of real architectures, built with few channels (fast): what presets are laid on.
+LAYER_COUNTS = {"stylegan2-256": 14, "stylegan3-1024": 16, "stylegan2-1024": 18}
+
+
+def thin_generator(kind: str):
+    """A generator of architecture ``kind`` (a key of LAYER_COUNTS) with 8 channels per layer: its
+    layer table is the real one (index, resolution, keys); building it takes a fraction of a second."""
+    from engine.models.build import build_generator
+
+    family, res = kind.split("-")
+    kwargs = dict(z_dim=16, w_dim=16, c_dim=0, img_resolution=int(res), img_channels=3,
+                  mapping_kwargs={"num_layers": 2}, channel_max=8,
+                  channel_base=16384 if family == "stylegan2" else 1024)
+    return build_generator(kwargs, family=family)
+
+
 class Collect(Sink):
     """A sink that keeps a copy of every frame (numpy RGBA), synchronously (on the render thread)."""
 

@@ -9,7 +9,7 @@ is checked before any model loads, so a typo costs no loading time.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..core.clock import Clock
@@ -86,9 +86,12 @@ def assemble(config: ShowConfig):
     show = build_show(models, device, paths=paths, size=config.size, clock=config.clock, fps=config.fps,
                       presets_dir=config.presets_dir, profile=config.profile, impl=config.impl, fit=config.fit)
     if not paths and preset is None and resumed is None:
+        from ..blend.masks import release_values
         from ..models.demo import DEMO_SHOW
 
         show.registry.update(DEMO_SHOW, source=("show", "demo"))
+        layers = show.renderer.num_layers                # faders sit where the demo's curve puts their layers
+        show.registry.update(release_values(show.registry.targets(), layers), source=("show", "demo"))
         show.registry.jump()
     for state in (resumed, preset):
         if state is not None:
@@ -101,5 +104,4 @@ def assemble(config: ShowConfig):
 
 def _without_models(preset: Preset) -> Preset:
     """The preset's state minus its models (already chosen and loaded above)."""
-    return Preset(preset.name, dict(preset.params), {}, list(preset.keyframes), preset.description, preset.path,
-                  mods=preset.mods)
+    return replace(preset, params=dict(preset.params), models={}, keyframes=list(preset.keyframes))

@@ -16,7 +16,10 @@ class OverlaySource:
         registry = show.registry
         state = show.renderer.blend_state
         mask = list(state.layers) if state is not None else []
-        faders = [registry.get(f"blend.layer.{i}") for i in range(len(mask)) if f"blend.layer.{i}" in registry]
+        faders: list[float | None] = []               # a tick where a layer's own fader holds it
+        if state is not None and state.faders:
+            holds = state.holds or (1.0,) * len(state.faders)
+            faders = [f if state.mode != "absolute" or h > 0 else None for f, h in zip(state.faders, holds)]
         walk = ""
         if "latent.walk.mode" in registry:
             mode_spec = registry.spec("latent.walk.mode")

@@ -50,7 +50,7 @@ class Show:
         self.registry = build_registry(renderer.blended, registry)
         self.registry.clock = self.clock.now
         self.presets = PresetManager(presets_dir, self.registry, live_state=self._live_state,
-                                     shipped=shipped_presets)
+                                     shipped=shipped_presets, layers=lambda: self.renderer.blended.layers)
         self.tempo = TempoTracker()
         self.changes = ChangeFanout(self.registry)        # changed values for every feedback consumer
         self.actions = ShowActions(self)
@@ -75,6 +75,7 @@ class Show:
                                                    self.swapper.close]
         self._last_preset: dict[str, float] | None = None
         self.preset_name: str | None = None                # the last preset recalled (the overlay shows it)
+        self._relayer: Preset | None = None              # a recall whose own model swap is loading
         self._seed_seen = self.registry.get("latent.seed")
 
     # ------------------------------------------------------------------ assembly
@@ -168,6 +169,9 @@ class Show:
         self.loop.triggers.update(self._triggers(ready.renderer))
         self.modulation.rebind(self.registry)
         self.registry.jump()
+        if self._relayer is not None:                      # the recall's masks, laid on the new layer table
+            self.presets.apply_layers(self._relayer)
+            self._last_preset, self._relayer = dict(self.presets.applied), None
         log.info("now playing %s", describe(self.model_paths))
         self._tell("swap", ft, {"models": [str(p) for p in self.model_paths], "keyframes": _plain(self.keyframes)})
 
@@ -179,6 +183,7 @@ class Show:
     def _triggers(self, renderer: Renderer) -> dict[str, Callable[[float], None]]:
         internal = (INTERNAL, "trigger")
         triggers: dict[str, Callable[[float], None]] = {"blend.panic": lambda stamp: self.panic(),
+                                                        "blend.release": lambda stamp: self.release(),
                                                         "tempo.tap": self._tap}
         def step_seed(delta: int) -> Callable[[float], None]:
             def step(stamp: float) -> None:
@@ -204,6 +209,13 @@ class Show:
         values = self._last_preset or panic_values(len(self.renderer.blended.layers))
         self.registry.update(values, source=(INTERNAL, "panic"))
         self.registry.jump(values)
+
+    def release(self) -> None:
+        """Every layer back to the curve (``blend.release``): the faders let go."""
+        from ..blend.masks import release_values
+
+        values = release_values(self.registry.targets(), len(self.renderer.blended.layers))
+        self.registry.update(values, source=(INTERNAL, "release"))
 
     def read_preset(self, name_or_path: str | Path, allow_path: bool = False) -> Preset:
         """A preset by name (user folder, then the shipped examples), or by path where allowed (the
@@ -241,13 +253,14 @@ class Show:
                 log.warning("preset %s: modulators not changed: %s", preset.name, e)
         self.presets.apply(preset, morph, unit)
         self.preset_name = preset.name
-        self._last_preset = {n: self.registry.spec(n).coerce(v) for n, v in preset.expanded(self.registry).items()
-                             if n in self.registry and self.registry.spec(n).kind != "trigger"}
+        self._last_preset = dict(self.presets.applied)
         self._seed_seen = self.registry.get("latent.seed")
         models = [Path(p) for p in preset.models.values()]
+        self._relayer = None
         if models and [p.resolve() for p in models] != [p.resolve() for p in self.model_paths]:
             if not self.replaying:
                 self.swap_models(models, keyframes=preset.keyframes)
+            self._relayer = preset
         else:
             self._set_keyframes(list(preset.keyframes), keyframes)
         if ft is not None:
@@ -267,6 +280,7 @@ class Show:
         if self._build is None:
             raise RuntimeError("this show was built without a model loader (see engine.show.build.build_show)")
         build, size = self._build, (self.renderer.width, self.renderer.height)
+        self._relayer = None                               # a newer swap: no recall's layers to lay on it
         files, frames = [Path(p) for p in paths], list(keyframes)
 
         def work() -> SwapResult:

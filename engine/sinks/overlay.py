@@ -38,7 +38,7 @@ class OverlayInfo:
     fps: float = 0.0
     paused: bool = False
     mask: Sequence[float] = ()                 # per-layer t the frame was rendered with
-    faders: Sequence[float] = ()               # per-layer fader values (blend.layer.<i>)
+    faders: Sequence[float | None] = ()        # per-layer fader values (blend.layer.<i>); None: the curve drives it
     seed: int | None = None
     preset: str | None = None
     walk: str = ""                             # "slerp, 4 s"
@@ -116,8 +116,9 @@ class OverlayView:
         self._grow(self.ticks, n, lambda: self.pyglet.shapes.Rectangle(0, 0, 1, 1, color=TEXT, batch=self.batch,
                                                                        group=self.front))
         self._grow(self.numbers, n, lambda: self._label("", 8))
-        low = min([0.0, *info.mask, *info.faders])
-        high = max([1.0, *info.mask, *info.faders])
+        ticks = [f for f in info.faders if f is not None]
+        low = min([0.0, *info.mask, *ticks])
+        high = max([1.0, *info.mask, *ticks])
         zero = text_bottom - pad - (high * unit) if n else text_bottom
         x0 = 2 * pad + 28 * s
         for i, t in enumerate(info.mask):

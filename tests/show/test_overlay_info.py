@@ -18,15 +18,18 @@ def test_the_overlay_shows_the_show_as_it_plays(tmp_path):
     show.registry.set("latent.seed", 42)
     show.registry.set("latent.walk.mode", "slerp")
     show.registry.set("latent.walk.period", 4.0)
-    show.registry.set("blend.layer.2", 0.5)
     show.registry.set("tempo.bpm", 128.0)
+    show.recall(Preset("dusk", {"blend.layer.3": 1.0}))           # holds layer 3, the others follow the curve
+    steps(show, 1)
+    show.registry.set("blend.layer.2", 0.5)                       # the performer grabs layer 2
     show.registry.jump()                                          # no smoothing: the values are there now
-    show.recall(Preset("dusk", {"blend.layer.3": 1.0}))
-    steps(show, 2)
+    steps(show, 1)
     info = source()
     assert info.seed == 42 and info.preset == "dusk" and info.walk == "slerp, 4 s" and info.bpm == 128.0
     assert len(info.mask) == len(show.renderer.blended.layers) == len(info.faders)
-    assert info.mask[2] == 0.5 and info.mask[3] == 1.0 and info.faders[3] == 1.0
+    assert info.mask[2] == 0.5 and info.faders[2] == 0.5          # held layers show their fader's tick
+    assert info.mask[3] == 1.0 and info.faders[3] == 1.0
+    assert info.faders[0] is None                                 # the curve drives layer 0: no tick
     assert not info.paused and info.fps > 0
     show.registry.set("engine.pause", 1.0)
     show.registry.set("latent.walk.beats", 1.0)
