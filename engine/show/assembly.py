@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..core.clock import Clock
+from ..core.params import SHOW_SOURCE
 from ..errors import NetblendError
 from .build import build_show, load_models, resolve_device
 from .preset_file import Preset
@@ -89,15 +90,15 @@ def assemble(config: ShowConfig):
         from ..blend.masks import release_values
         from ..models.demo import DEMO_SHOW
 
-        show.registry.update(DEMO_SHOW, source=("show", "demo"))
+        show.registry.update(DEMO_SHOW, source=(SHOW_SOURCE, "demo"))
         layers = show.renderer.num_layers                # faders sit where the demo's curve puts their layers
-        show.registry.update(release_values(show.registry.targets(), layers), source=("show", "demo"))
+        show.registry.update(release_values(show.registry.targets(), layers), source=(SHOW_SOURCE, "demo"))
         show.registry.jump()
     for state in (resumed, preset):
         if state is not None:
             show.apply_now(_without_models(state))
     if config.initial:
-        show.registry.update(config.initial, source=("show", "initial"))
+        show.registry.update(config.initial, source=(SHOW_SOURCE, "initial"))
         show.registry.jump()
     return show
 

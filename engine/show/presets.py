@@ -32,7 +32,6 @@ log = logging.getLogger("netblend.presets")
 
 MAX_WARNINGS = 5                 # problems logged per preset recall; the rest are counted
 STALE_TEMP_SECONDS = 60.0        # temp files of a save killed mid-write, removed at start-up
-INTERNAL = SHOW_SOURCE           # first element of the source of writes the show makes itself
 
 
 def default_presets_dir() -> Path:
@@ -147,7 +146,7 @@ class PresetManager(PresetFolders):
 
     def apply(self, preset: Preset, morph_seconds: float | None = None, unit: str = "seconds") -> Preset:
         """Apply a loaded preset's values: at once, or as a morph over ``morph_seconds`` (or beats)."""
-        source = (INTERNAL, "preset", preset.name)
+        source = (SHOW_SOURCE, "preset", preset.name)
         layers = self.layers() if self.layers is not None else None
         problems = preset.validate(self.registry, layers)
         for problem in problems[:MAX_WARNINGS]:
@@ -172,7 +171,7 @@ class PresetManager(PresetFolders):
         if self.layers is None:
             return {}
         targets = self._targets(preset.layer_values(self.registry, self.layers()))
-        self.registry.update(targets, (INTERNAL, "preset", preset.name))
+        self.registry.update(targets, (SHOW_SOURCE, "preset", preset.name))
         self.registry.jump(targets)
         self.applied = {n: v for n, v in self.applied.items() if n in self.registry} | targets
         return targets

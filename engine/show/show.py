@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from ..core.clock import Clock, FrameTime
-from ..core.params import ChangeFanout, ParamRegistry
+from ..core.params import SHOW_SOURCE, ChangeFanout, ParamRegistry
 from ..errors import NetblendError
 from ..sinks.base import Sink
 from .actions import ControlWorker, ShowActions
@@ -28,7 +28,7 @@ from .catalog import build_registry
 from .loop import RenderLoop, SinkSet
 from .modulators import Modulation
 from .preset_file import Preset
-from .presets import INTERNAL, PresetManager
+from .presets import PresetManager
 from .render import Renderer
 from .swap import ModelSwapper, SwapResult, describe
 from .tempo import TempoTracker
@@ -181,7 +181,7 @@ class Show:
             recorder.event(ft, stamp, kind, payload)
 
     def _triggers(self, renderer: Renderer) -> dict[str, Callable[[float], None]]:
-        internal = (INTERNAL, "trigger")
+        internal = (SHOW_SOURCE, "trigger")
         triggers: dict[str, Callable[[float], None]] = {"blend.panic": lambda stamp: self.panic(),
                                                         "blend.release": lambda stamp: self.release(),
                                                         "tempo.tap": self._tap}
@@ -198,7 +198,7 @@ class Show:
     def _tap(self, stamp: float) -> None:
         bpm = self.tempo.tap(stamp)
         if bpm is not None:
-            self.registry.set("tempo.bpm", bpm, (INTERNAL, "tap"))
+            self.registry.set("tempo.bpm", bpm, (SHOW_SOURCE, "tap"))
 
     # ------------------------------------------------------------------ actions
     def panic(self) -> None:
@@ -207,7 +207,7 @@ class Show:
 
         self.presets.morph = None
         values = self._last_preset or panic_values(len(self.renderer.blended.layers))
-        self.registry.update(values, source=(INTERNAL, "panic"))
+        self.registry.update(values, source=(SHOW_SOURCE, "panic"))
         self.registry.jump(values)
 
     def release(self) -> None:
@@ -215,7 +215,7 @@ class Show:
         from ..blend.masks import release_values
 
         values = release_values(self.registry.targets(), len(self.renderer.blended.layers))
-        self.registry.update(values, source=(INTERNAL, "release"))
+        self.registry.update(values, source=(SHOW_SOURCE, "release"))
 
     def read_preset(self, name_or_path: str | Path, allow_path: bool = False) -> Preset:
         """A preset by name (user folder, then the shipped examples), or by path where allowed (the
