@@ -84,6 +84,36 @@ def dense_conv2d(x: torch.Tensor, w: torch.Tensor, padding: int) -> torch.Tensor
     return F.conv2d(x, w, padding=padding)
 
 
+def _resample_padding(f: torch.Tensor | None, up: int, down: int, padding: IntPair) -> list[int]:
+    """``padding`` widened for the filter of an up- or downsampling convolution (see conv2d_resample)."""
+    fw, fh = filter_size(f)
+    px0, px1, py0, py1 = parse_padding(padding)
+    if up > 1:
+        px0, px1 = px0 + (fw + up - 1) // 2, px1 + (fw - up) // 2
+        py0, py1 = py0 + (fh + up - 1) // 2, py1 + (fh - up) // 2
+    if down > 1:
+        px0, px1 = px0 + (fw - down + 1) // 2, px1 + (fw - down) // 2
+        py0, py1 = py0 + (fh - down + 1) // 2, py1 + (fh - down) // 2
+    return [px0, px1, py0, py1]
+
+
+def _upsampling_conv(x: torch.Tensor, w: torch.Tensor, f: torch.Tensor | None, up: int, pad: list[int],
+                     groups: int, flip_weight: bool, flip_filter: bool, impl: str) -> torch.Tensor:
+    """A transposed strided convolution (zero-stuffing + convolution), then the filter."""
+    out_channels, in_per_group, kh, kw = w.shape
+    if groups == 1:
+        wt = w.transpose(0, 1)  # [I, O, kh, kw]
+    else:
+        wt = w.reshape(groups, out_channels // groups, in_per_group, kh, kw).transpose(1, 2)
+        wt = wt.reshape(groups * in_per_group, out_channels // groups, kh, kw)
+    px0, px1, py0, py1 = pad
+    px0, px1, py0, py1 = px0 - (kw - 1), px1 - (kw - up), py0 - (kh - 1), py1 - (kh - up)
+    pxt, pyt = max(min(-px0, -px1), 0), max(min(-py0, -py1), 0)  # crop done by the conv itself
+    x = _conv(x, wt, stride=up, padding=(pyt, pxt), groups=groups, transpose=True, flip_weight=not flip_weight)
+    return upfirdn2d(x, f, padding=[px0 + pxt, px1 + pxt, py0 + pyt, py1 + pyt], gain=up**2,
+                     flip_filter=flip_filter, impl=impl)
+
+
 def conv2d_resample(
     x: torch.Tensor,
     w: torch.Tensor,
@@ -107,16 +137,9 @@ def conv2d_resample(
     check_impl(impl)
     if not (isinstance(up, int) and isinstance(down, int) and up >= 1 and down >= 1):
         raise ValueError(f"up and down must be integers >= 1, got {up!r}, {down!r}")
-    out_channels, in_per_group, kh, kw = w.shape
-    fw, fh = filter_size(f)
-    px0, px1, py0, py1 = parse_padding(padding)
-    if up > 1:
-        px0, px1 = px0 + (fw + up - 1) // 2, px1 + (fw - up) // 2
-        py0, py1 = py0 + (fh + up - 1) // 2, py1 + (fh - up) // 2
-    if down > 1:
-        px0, px1 = px0 + (fw - down + 1) // 2, px1 + (fw - down) // 2
-        py0, py1 = py0 + (fh - down + 1) // 2, py1 + (fh - down) // 2
-    pad = [px0, px1, py0, py1]
+    kh, kw = w.shape[2:]
+    pad = _resample_padding(f, up, down, padding)
+    px0, px1, py0, py1 = pad
     plain = up == 1 and down == 1 and px0 == px1 and py0 == py1 and px0 >= 0 and py0 >= 0
     if impl != "ref" and not plain:
         x = x.contiguous(memory_format=fast_layout(x))  # plain convolutions choose their own
@@ -131,17 +154,7 @@ def conv2d_resample(
         x = upfirdn2d(x, f, padding=pad, flip_filter=flip_filter, impl=impl)
         return _conv(x, w, stride=down, groups=groups, flip_weight=flip_weight)
     if up > 1:  # transposed strided convolution (= zero-stuffing + convolution), then the filter
-        if groups == 1:
-            wt = w.transpose(0, 1)  # [I, O, kh, kw]
-        else:
-            wt = w.reshape(groups, out_channels // groups, in_per_group, kh, kw).transpose(1, 2)
-            wt = wt.reshape(groups * in_per_group, out_channels // groups, kh, kw)
-        px0, px1, py0, py1 = px0 - (kw - 1), px1 - (kw - up), py0 - (kh - 1), py1 - (kh - up)
-        pxt, pyt = max(min(-px0, -px1), 0), max(min(-py0, -py1), 0)  # crop done by the conv itself
-        x = _conv(x, wt, stride=up, padding=(pyt, pxt), groups=groups, transpose=True,
-                  flip_weight=not flip_weight)
-        x = upfirdn2d(x, f, padding=[px0 + pxt, px1 + pxt, py0 + pyt, py1 + pyt], gain=up**2,
-                      flip_filter=flip_filter, impl=impl)
+        x = _upsampling_conv(x, w, f, up, pad, groups, flip_weight, flip_filter, impl)
         if down > 1:
             x = upfirdn2d(x, f, down=down, flip_filter=flip_filter, impl=impl)
         return x

@@ -7,6 +7,7 @@ import time
 
 import torch
 
+from engine.control.actions import Actions
 from engine.sinks.base import Frame, Sink
 
 TINY = dict(z_dim=16, w_dim=16, c_dim=0, img_resolution=32, img_channels=3, mapping_kwargs={"num_layers": 2},
@@ -27,10 +28,46 @@ def tiny_pair(seed: int = 0):
     return [build_generator(TINY, a_sd), build_generator(TINY, b_sd)]
 
 
+class RecordingActions(Actions):
+    """Actions that remember every call, in order."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+
+    def recall_preset(self, name, morph=None):
+        self.calls.append(("recall_preset", name, morph))
+
+    def save_preset(self, name):
+        self.calls.append(("save_preset", name))
+
+    def tap_tempo(self):
+        self.calls.append(("tap_tempo",))
+
+    def panic(self):
+        self.calls.append(("panic",))
+
+
+# Layer tables of real architectures, built with few channels (fast): what presets are laid on.
+LAYER_COUNTS = {"stylegan2-256": 14, "stylegan3-1024": 16, "stylegan2-1024": 18}
+
+
+def thin_generator(kind: str):
+    """A generator of architecture ``kind`` (a key of LAYER_COUNTS) with 8 channels per layer: its
+    layer table is the real one (index, resolution, keys); building it takes a fraction of a second."""
+    from engine.models.build import build_generator
+
+    family, res = kind.split("-")
+    kwargs = dict(z_dim=16, w_dim=16, c_dim=0, img_resolution=int(res), img_channels=3,
+                  mapping_kwargs={"num_layers": 2}, channel_max=8,
+                  channel_base=16384 if family == "stylegan2" else 1024)
+    return build_generator(kwargs, family=family)
+
+
 class Collect(Sink):
-    """A sink that keeps a copy of every frame (numpy RGBA)."""
+    """A sink that keeps a copy of every frame (numpy RGBA), synchronously (on the render thread)."""
 
     name = "collect"
+    on_render_thread = True
 
     def __init__(self):
         super().__init__()
@@ -44,6 +81,7 @@ class Broken(Sink):
     """A sink whose cable was pulled."""
 
     name = "broken"
+    on_render_thread = True
 
     def _send(self, frame: Frame) -> None:
         raise OSError("cable pulled")

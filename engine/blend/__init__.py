@@ -26,13 +26,14 @@ from .masks import (
     params,
     ramp_down,
     ramp_up,
+    release_values,
 )
 from .spec import parse_mask
 
 __all__ = [
     "BLEND_KINDS", "BlendState", "BlendedGenerator", "MaskError", "coarse", "compose", "crossover", "curve",
     "fine", "interpolate", "inverse", "medium", "panic_values", "params", "parse_mask", "ramp_down",
-    "ramp_up",
+    "ramp_up", "release_values",
 ]
 
 

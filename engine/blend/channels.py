@@ -28,8 +28,8 @@ import numpy as np
 import torch
 
 from ..core.uploads import StagedUpload
+from .masks import CHANNEL_ORDERS as ORDERS
 
-ORDERS = ("most", "least", "random")
 ROLES = {"conv": "out", "bias": "out"}          # kinds whose first dimension is the layer's output channels
 SINGLE_UNIT_KINDS = ("noise", "stat")
 

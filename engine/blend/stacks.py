@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -211,7 +212,7 @@ class WeightStacks:
         """Runs that always share a row whatever the values: consecutive keys of one layer, kind, block
         and network part. Writing all of them is a full blend write of fixed shape (what a compiled or
         graph-captured frame would replay with new rows)."""
-        table = self.live.layers
+        table: Any = self.live.layers
         attrs = [(int(self.segment[j]), table.layer_of(k), table.kind_of(k), block_resolution(table, k))
                  for j, k in enumerate(self.keys)]
         runs, first = [], 0

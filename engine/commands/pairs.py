@@ -23,6 +23,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -144,6 +145,11 @@ class ProgressBar:
         sys.stderr.flush()
 
 
+
+def _same(ws):
+    """Model A's and the blend's W+ for a projected photo: the same tensor."""
+    return ws, ws
+
 def pair_latents(A, blended, seeds: Sequence[int], wplus: Sequence[str] | None, psi: float,
                  cls: int, device) -> Iterator[tuple[str, Callable[[], tuple[Any, Any]]]]:
     """``(name, make)`` per pair; ``make()`` returns the W+ of A's image and of the blended image."""
@@ -155,7 +161,7 @@ def pair_latents(A, blended, seeds: Sequence[int], wplus: Sequence[str] | None, 
     if wplus:
         for path in wplus:
             ws = load_latent(path, A, device=device)
-            yield Path(path).stem, lambda ws=ws: (ws, ws)
+            yield Path(path).stem, partial(_same, ws)
         return
     for seed in seeds:
         def make(seed: int = seed) -> tuple[Any, Any]:
@@ -179,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
     if folder.root.exists() and not folder.root.is_dir():
         raise NetblendError(f"{folder.root}: not a folder; -o takes the dataset folder")
     device = torch.device(args.device or ("cuda" if torch.cuda.is_available() else "cpu"))
-    A = load_generator(args.a, device=device)
+    A: Any = load_generator(args.a, device=device)
     blended = BlendedGenerator([A, load_generator(args.b, device=device)])
     blended.apply(parse_mask(args.mask, blended.layers))
     removed = folder.clean()

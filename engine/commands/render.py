@@ -83,7 +83,8 @@ def build_render_show(args):
     start = initial_state(events)
     models = list(args.models) or [str(p) for p in start.get("models", [])]
     config = ShowConfig(models=models, preset=args.preset, presets_dir=args.presets, size=parse_size(args.size),
-                        device=args.device, fps=args.fps, clock=FakeClock(fps=args.fps),
+                        fit=getattr(args, "fit", "fit"), device=args.device, fps=args.fps,
+                        clock=FakeClock(fps=args.fps),
                         initial=dict(start.get("params", {})), **frame_config(args))
     show = assemble(config)
     try:
@@ -105,6 +106,7 @@ def build_render_show(args):
 
 def run(args) -> int:
     from ..errors import NetblendError
+    from ..sinks import output_failures
     from ..sinks.record import RecordSink
 
     sink = RecordSink(args.output, fps=args.fps, block=True)
@@ -112,10 +114,20 @@ def run(args) -> int:
     show, replay, total = build_render_show(args)
     show.add_sink(sink)
     progress = ProgressBar(total, enabled=not args.quiet)
-    show.loop.hooks.after_frame.append(lambda frame, ft: progress(ft.frame + 1))
+    sinks = show.loop.sinks
+
+    def after_frame(frame, ft) -> None:
+        progress(ft.frame + 1)
+        if sink not in sinks.sinks:                    # the recording failed: no point rendering on
+            show.loop.stop()
+
+    show.loop.hooks.after_frame.append(after_frame)
     show.run(frames=total)
-    if show.loop.sinks.dropped:
-        raise NetblendError(f"writing {args.output} failed: {show.loop.sinks.dropped[0][1]}")
+    failures = output_failures([sink], sinks.dropped)
+    if failures:
+        if not args.quiet:
+            sys.stderr.write("\n")
+        raise NetblendError(failures[0])
     if args.audio:
         from ..control.audio import mux_audio
 

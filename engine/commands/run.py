@@ -29,6 +29,9 @@ def configure(parser) -> None:
                         help="output: window, null, record:FILE.mp4, snapshot:DIR, ndi:NAME, spout:NAME, "
                              "syphon:NAME, vcam (repeatable; default: window, or null without a display)")
     parser.add_argument("--fps", type=float, default=None, help="target frame rate (default: as fast as possible)")
+    parser.add_argument("--kiosk", action="store_true",
+                        help="installation mode: the window is fullscreen without a cursor, and neither Esc, "
+                             "keys nor the close button stop or change the show (SIGTERM / Ctrl-C do)")
     parser.add_argument("--seconds", type=float, default=None, help="stop after this many seconds")
     parser.add_argument("--midi-port", metavar="REGEX", help="MIDI input ports to open (name regex)")
     parser.add_argument("--learn-file", metavar="F", default=None,
@@ -149,13 +152,14 @@ def _run(args) -> int:
     from ..core.paths import user_dir
     from ..show import ShowConfig, assemble, check_transports, start_transports
     from ..show.build import parse_size, warm_up
+    from ..show.overlay_info import OverlaySource
     from ..show.presets import PresetFolders
-    from ..sinks import check_sink_specs, make_sinks
+    from ..sinks import check_sink_specs, make_sinks, output_failures
     from ..sinks.snapshot import SnapshotSink
     from . import frame_config
 
     config = ShowConfig(models=list(args.models), preset=args.preset, resume=args.resume,
-                        presets_dir=args.presets, size=parse_size(args.size), device=args.device,
+                        presets_dir=args.presets, size=parse_size(args.size), fit=args.fit, device=args.device,
                         fps=args.fps, profile=args.profile, **frame_config(args))
     transports = transport_config(args)
     check_transports(transports)                  # bad input fails before the models load
@@ -168,9 +172,8 @@ def _run(args) -> int:
         playlist = read_playlist(args.playlist, PresetFolders(args.presets))
     show = assemble(config)
     try:
-        context = dict(fps=args.fps or 30.0, registry=show.registry, on_close=show.loop.stop,
-                       mask_source=lambda: list(show.renderer.blend_state.layers) if show.renderer.blend_state else [],
-                       fps_source=lambda: show.loop.stats.recent_fps)
+        context = dict(fps=args.fps, registry=show.registry, on_close=show.loop.stop,
+                       overlay_source=OverlaySource(show), kiosk=args.kiosk)
         sinks = make_sinks(specs, context)
         stills = next((s for s in sinks if isinstance(s, SnapshotSink)), None) or SnapshotSink(user_dir("snapshots"))
         for sink in sinks if stills in sinks else [*sinks, stills]:
@@ -206,4 +209,10 @@ def _run(args) -> int:
     print(f"netblend: {stats.summary()}")
     if args.profile and stats.stages:
         print(f"netblend: per stage (median): {stats.stage_summary()}")
-    return 0
+    for sink in show.loop.sinks.sinks:
+        if sink.dropped:
+            print(f"netblend: {sink.label} skipped {sink.dropped} frames it was too busy for", file=sys.stderr)
+    failures = output_failures(show.loop.sinks.sinks, show.loop.sinks.dropped)
+    for line in failures:
+        print(f"netblend: error: output failed: {line}", file=sys.stderr)
+    return 1 if failures else 0

@@ -34,11 +34,17 @@ class LiveMidi:
         self.learn_file = Path(learn_file)
         self.backend = backend
         self.ports: list[MidiPorts] = []
+        self.adapters: list[MidiAdapter] = []              # one per controller mapping
         self.learned: MidiAdapter | None = None            # bindings learned in this show
         self.learning: threading.Thread | None = None
 
     def _adapter(self, mapping: Mapping) -> MidiAdapter:
         return MidiAdapter(mapping, self.registry, self.actions, tempo=self.tempo)
+
+    def pickup_waiting(self) -> list[tuple[str, float, float]]:
+        """Controls of every mapping waiting for pickup (see :meth:`MidiAdapter.pickup_waiting`)."""
+        learned = [self.learned] if self.learned is not None else []
+        return [w for adapter in [*self.adapters, *learned] for w in adapter.pickup_waiting()]
 
     def open(self, mappings: Sequence[Mapping], port_pattern: str | None = None) -> list[str]:
         """Open the inputs of each controller mapping (``port_pattern`` overrides their [device].port);
@@ -47,6 +53,7 @@ class LiveMidi:
         lines = []
         targets: list[tuple[Mapping | None, MidiAdapter | None]] = [(m, self._adapter(m)) for m in mappings]
         targets = targets or [(None, None)]
+        self.adapters.extend(a for _, a in targets if a is not None)
         for mapping, adapter in targets:
             pattern = port_pattern or (mapping.device.port if mapping is not None else None)
             config = MidiPortsConfig(input_pattern=pattern, backend=self.backend,

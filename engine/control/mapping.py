@@ -305,6 +305,28 @@ def _parse_binding(raw: object, index: int, path: Path, row: str = "") -> MidiBi
     if not isinstance(raw, dict):
         raise MappingError(f"{where}: must be a table with control/number/param keys")
     _unknown_keys(raw, _MIDI_KEYS, where, "key")
+    control, channel, number, lsb = _control(raw, where)
+    where = f"{path.name}: [[midi]] #{row or index} ({control}{'' if number is None else f' {number}'})"
+    param, preset, action, bank, button = _target(raw, control, where)
+    mode, smoothing, value, led = _behaviour(raw, control, where)
+    if control == "clock" and not param:
+        raise MappingError(f"{where}: a clock binding needs param (usually 'tempo.bpm')")
+    return MidiBinding(
+        control=control, param=param, channel=channel, number=number, lsb=lsb,
+        range=_range(raw["range"], where) if "range" in raw else (0.0, 1.0),
+        curve=_choice(raw, "curve", CURVES, "linear", where) or "linear",
+        smoothing=smoothing, invert=bool(raw.get("invert", False)),
+        takeover=_choice(raw, "takeover", TAKEOVERS, "pickup", where) or "pickup",
+        mode=mode, button=button, value=value, preset=preset, action=action, led=led,
+        led_on=_default(_int(raw, "led_on", 0, 127, where), 127),
+        led_off=_default(_int(raw, "led_off", 0, 127, where), 0),
+        index=index, row=row,
+        bank=None if action in BANK_ACTIONS else bank, select=bank if action in BANK_ACTIONS else None,
+    )
+
+
+def _control(raw: dict, where: str) -> tuple[str, int | None, int | None, int | None]:
+    """``control``, ``channel``, ``number`` and (14-bit CC) ``lsb`` of a binding, checked together."""
     control = _choice(raw, "control", CONTROLS, None, where)
     if control is None:
         raise MappingError(f"{where}: missing control; set control = one of {', '.join(CONTROLS)}")
@@ -316,12 +338,16 @@ def _parse_binding(raw: object, index: int, path: Path, row: str = "") -> MidiBi
             raise MappingError(f"{where}: {control} needs number = 0..{_NUMBER_LIMITS[control]}")
     elif "number" in raw:
         raise MappingError(f"{where}: {control} takes no number; remove it")
-    where = f"{path.name}: [[midi]] #{row or index} ({control}{'' if number is None else f' {number}'})"
     lsb = _int(raw, "lsb", 0, 127, where)
     if lsb is not None and control != "cc14":
         raise MappingError(f"{where}: lsb only applies to control = 'cc14'; remove it")
     if control == "cc14" and (lsb if lsb is not None else (number or 0) + 32) == number:
         raise MappingError(f"{where}: lsb equals the MSB controller; use a different lsb")
+    return control, channel, number, lsb
+
+
+def _target(raw: dict, control: str, where: str):
+    """What a binding drives: ``param``, ``preset``, ``action`` (exactly one), its ``bank`` and ``button``."""
     param, preset, action = raw.get("param"), raw.get("preset"), _choice(raw, "action", ACTIONS, None, where)
     for key, val in (("param", param), ("preset", preset)):
         if val is not None and (not isinstance(val, str) or not val):
@@ -346,7 +372,12 @@ def _parse_binding(raw: object, index: int, path: Path, row: str = "") -> MidiBi
         raise MappingError(f"{where}: presets and actions need a button (control = 'cc' or 'note')")
     if button and control not in ("cc", "note"):
         raise MappingError(f"{where}: button needs control = 'cc' or 'note', not {control!r}")
-    mode = _choice(raw, "mode", MODES, "absolute", where)
+    return param, preset, action, bank, button
+
+
+def _behaviour(raw: dict, control: str, where: str) -> tuple[str, float | None, float | None, bool]:
+    """``mode``, ``smoothing``, ``value`` and ``led`` of a binding."""
+    mode = _choice(raw, "mode", MODES, "absolute", where) or "absolute"
     if mode != "absolute" and control != "cc":
         raise MappingError(f"{where}: relative encoders need control = 'cc'; set mode = 'absolute'")
     smoothing = raw.get("smoothing")
@@ -360,22 +391,7 @@ def _parse_binding(raw: object, index: int, path: Path, row: str = "") -> MidiBi
     led = raw.get("led", False)
     if not isinstance(led, bool):
         raise MappingError(f"{where}: led must be true or false")
-    if control == "clock" and not param:
-        raise MappingError(f"{where}: a clock binding needs param (usually 'tempo.bpm')")
-    return MidiBinding(
-        control=control, param=param, channel=channel, number=number, lsb=lsb,
-        range=_range(raw["range"], where) if "range" in raw else (0.0, 1.0),
-        curve=_choice(raw, "curve", CURVES, "linear", where) or "linear",
-        smoothing=None if smoothing is None else float(smoothing),
-        invert=bool(raw.get("invert", False)),
-        takeover=_choice(raw, "takeover", TAKEOVERS, "pickup", where) or "pickup",
-        mode=mode or "absolute", button=button, value=None if value is None else float(value),
-        preset=preset, action=action, led=led,
-        led_on=_default(_int(raw, "led_on", 0, 127, where), 127),
-        led_off=_default(_int(raw, "led_off", 0, 127, where), 0),
-        index=index, row=row,
-        bank=None if action in BANK_ACTIONS else bank, select=bank if action in BANK_ACTIONS else None,
-    )
+    return (mode, None if smoothing is None else float(smoothing), None if value is None else float(value), led)
 
 
 def _default(value: int | None, default: int) -> int:

@@ -48,6 +48,21 @@ def _uses_index(raw: dict) -> bool:
     return any("{i}" in raw[k] for k in TEMPLATES if isinstance(raw.get(k), str)) or raw.get("value") == "{i}"
 
 
+def _indices(columns: dict[str, list], where: str) -> list[int]:
+    """The ``{i}`` of each row (``index`` or 0, 1, ...), once the columns are checked to agree in length."""
+    lengths = {key: len(values) for key, values in columns.items()}
+    if len(set(lengths.values())) != 1:
+        listed = ", ".join(f"{key} has {n}" for key, n in lengths.items())
+        raise MappingError(f"{where}: the ranges of one row must be as long as each other ({listed})")
+    count = next(iter(lengths.values()))
+    if not 1 <= count <= MAX_ROWS:
+        raise MappingError(f"{where}: a range row stands for 1 to {MAX_ROWS} bindings, not {count}")
+    indices = columns.pop("index", list(range(count)))
+    if not all(isinstance(i, int) and not isinstance(i, bool) for i in indices):
+        raise MappingError(f"{where}: index = {indices!r} must be whole numbers")
+    return indices
+
+
 def expand_row(raw: dict, where: str) -> list[dict]:
     """The bindings one table stands for: ``[raw]`` for a plain one (see the module docstring)."""
     columns: dict[str, list] = {}
@@ -62,16 +77,7 @@ def expand_row(raw: dict, where: str) -> list[dict]:
             raise MappingError(f"{where}: {{i}} and index need a range row; give number = \"0-7\" "
                                "(or a list) for the bindings it stands for")
         return [raw]
-    lengths = {key: len(values) for key, values in columns.items()}
-    if len(set(lengths.values())) != 1:
-        listed = ", ".join(f"{key} has {n}" for key, n in lengths.items())
-        raise MappingError(f"{where}: the ranges of one row must be as long as each other ({listed})")
-    count = next(iter(lengths.values()))
-    if not 1 <= count <= MAX_ROWS:
-        raise MappingError(f"{where}: a range row stands for 1 to {MAX_ROWS} bindings, not {count}")
-    indices = columns.pop("index", list(range(count)))
-    if not all(isinstance(i, int) and not isinstance(i, bool) for i in indices):
-        raise MappingError(f"{where}: index = {indices!r} must be whole numbers")
+    indices = _indices(columns, where)
     rows = []
     for j, i in enumerate(indices):
         row = {key: value for key, value in raw.items() if key != "index"}

@@ -309,6 +309,23 @@ class MidiAdapter:
                 if self._state[b.index].written is None or abs(self._state[b.index].written - bpm) >= 0.05:
                     self._write(b, bpm, source)
 
+    def pickup_waiting(self) -> list[tuple[str, float, float]]:
+        """Read-only: ``(param, control position, value position)`` (both 0..1 of the control's travel)
+        for every pickup control that was moved but does not drive its parameter until it reaches the
+        value (the overlay shows them). Safe to call from any thread."""
+        waiting = []
+        for b in self.mapping.midi:
+            st = self._state[b.index]
+            if b.takeover != "pickup" or b.param is None or st.last_u is None or b.param not in self.registry:
+                continue
+            current = self.registry.get(str(b.param))
+            if st.picked and st.written == current:
+                continue
+            here = binding_position(b, current)
+            if abs(st.last_u - here) > PICKUP_WINDOW:
+                waiting.append((str(b.param), st.last_u, here))
+        return waiting
+
     # ------------------------------------------------------------------ LEDs
     def led_messages(self, only_changed: bool = True) -> list[mido.Message]:
         """Messages that show each ``led = true`` binding's parameter on the device."""

@@ -14,6 +14,13 @@ Values are floats on the wire (what OSC and MIDI deliver). Each parameter declar
   registry's clock at receipt. The snapshot carries the presses since the previous snapshot, so the
   loop fires once per press (ten presses within one frame fire ten times), however the frames fall.
 
+A control can **grab** a parameter: a spec with ``grabs = "blend.hold.3"`` sets that parameter to 1
+in the same write (under the same lock, so no snapshot sees one without the other) whenever something
+other than the show itself writes it (a fader, an OSC message, the page; not a preset, morph or panic,
+whose sources start with :data:`SHOW_SOURCE`). The write that grabs lands at once, unsmoothed: the
+value it would glide from was not in play. The grab itself is a change with the source
+``(SHOW_SOURCE, "grab")``, so feedback reports it to every listener.
+
 A ``readonly`` parameter is a measurement (``audio.level``, ...): its writer is an analyser (ours, or
 one outside sending OSC to the same address), so the registry accepts writes as usual, but the
 control page shows it as a meter, presets neither save nor recall it, MIDI learn and modulation
@@ -39,6 +46,12 @@ from types import MappingProxyType
 from ..errors import NetblendError
 
 KINDS = ("float", "int", "bool", "choice", "trigger")
+SHOW_SOURCE = "show"     # first element of the source of every write the show makes itself
+
+
+def from_show(source: object) -> bool:
+    """Whether a write was made by the show itself (a preset recall, a morph, panic, a trigger's action)."""
+    return isinstance(source, tuple) and bool(source) and source[0] == SHOW_SOURCE
 
 
 class ParamError(NetblendError, ValueError):
@@ -66,6 +79,7 @@ class ParamSpec:
     choices: tuple[str, ...] = ()    # for kind == "choice"
     doc: str = ""
     readonly: bool = False           # a measured value (audio features): a meter, not a fader
+    grabs: str = ""                  # a parameter a control's write of this one sets to 1 (see above)
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -249,6 +263,8 @@ class ParamRegistry:
         v = spec.coerce(value)
         when = self.clock() if stamp is None else float(stamp)
         with self._lock:
+            if spec.grabs and not from_show(source) and self._grab(spec.grabs, when):
+                self._smoothed[name] = v                 # the grabbing write is a cut, not a glide
             if spec.kind == "trigger":
                 self._triggers[name] += 1
                 self._presses.setdefault(name, []).append(when)
@@ -260,6 +276,17 @@ class ParamRegistry:
             if self._journal is not None:
                 self._journal.append(Write(name, v, source, when))
         return v
+
+    def _grab(self, name: str, when: float) -> bool:
+        """Set ``name`` to 1 at once (caller holds the lock); False when it is absent or already 1."""
+        if self._targets.get(name, 1.0) == 1.0:
+            return False
+        self._targets[name] = self._smoothed[name] = 1.0
+        self._changes[name] = _Change(1.0, (SHOW_SOURCE, "grab"))
+        self._version += 1
+        if self._journal is not None:
+            self._journal.append(Write(name, 1.0, (SHOW_SOURCE, "grab"), when))
+        return True
 
     def update(self, values: Mapping[str, object], source: object = None) -> list[str]:
         """Write several values (a preset, a mask); returns the messages of the writes refused."""

@@ -40,6 +40,12 @@ class LayerEntry:
     resolution: int                         # output resolution of the layer (SG3: its size)
     channels: int                           # output channels
     params: tuple[tuple[str, str], ...]     # (state_dict key, kind)
+    rate: int = 0                           # SG3: the sampling rate (size less the margin); 0 = resolution
+
+    @property
+    def nominal(self) -> int:
+        """The resolution a user names this layer by (``crossover@32``): StyleGAN3's 52 px layer is 32."""
+        return self.rate or self.resolution
 
     @property
     def keys(self) -> tuple[str, ...]:

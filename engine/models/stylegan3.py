@@ -161,7 +161,7 @@ def build_layer_table(G: StyleGAN3Generator) -> LayerTable:
     input_keys = [k for k in keys if k.startswith("synthesis.input.")]
     fixed = ["synthesis.input.transform"]
     entries = [LayerEntry(index=0, name="input", resolution=G.synthesis.layout.input.size,
-                          channels=G.synthesis.layout.input.channels,
+                          channels=G.synthesis.layout.input.channels, rate=int(G.synthesis.layout.input.sampling_rate),
                           params=tuple((k, "const") for k in input_keys if k not in fixed))]
     layer_kinds = {"weight": "conv", "bias": "bias", "affine.weight": "affine",
                    "affine.bias": "affine", "magnitude_ema": "stat"}
@@ -175,6 +175,6 @@ def build_layer_table(G: StyleGAN3Generator) -> LayerTable:
             else:
                 params.append((key, "torgb" if spec.is_torgb else layer_kinds[suffix]))
         entries.append(LayerEntry(index=idx, name=spec.name, resolution=spec.out_size,
-                                  channels=spec.out_channels, params=tuple(params)))
+                                  channels=spec.out_channels, params=tuple(params), rate=spec.out_sampling_rate))
     mapping = [(k, "mapping") for k in keys if k.startswith("mapping.")]
     return LayerTable(entries, mapping, fixed)

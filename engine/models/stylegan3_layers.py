@@ -175,7 +175,10 @@ def derive_layout(img_resolution: int, img_channels: int, channel_base: int = 32
 class SynthesisInput(torch.nn.Module):
     """Fourier features on a fixed grid, turned and shifted by a style-driven similarity transform."""
 
-    freqs: torch.Tensor
+    freqs: torch.Tensor               # buffers, declared for the type checker
+    phases: torch.Tensor
+    transform: torch.Tensor
+    grid_coords: torch.Tensor
 
     def __init__(self, w_dim: int, spec: InputSpec):
         super().__init__()
@@ -230,6 +233,10 @@ class SynthesisInput(torch.nn.Module):
 
 class SynthesisLayer(torch.nn.Module):
     """Modulated conv, then bias + upsample + leaky ReLU + downsample (+ clamp) as one filtered op."""
+
+    magnitude_ema: torch.Tensor       # buffers, declared for the type checker
+    up_filter: torch.Tensor
+    down_filter: torch.Tensor
 
     def __init__(self, w_dim: int, spec: LayerSpec, filter_size: int = 6,
                  conv_clamp: float | None = 256, magnitude_ema_beta: float = 0.999):

@@ -9,10 +9,11 @@ is checked before any model loads, so a typo costs no loading time.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..core.clock import Clock
+from ..core.params import SHOW_SOURCE
 from ..errors import NetblendError
 from .build import RenderSettings, build_show, load_models, resolve_device, resolve_precision
 from .frame import FrameOptions
@@ -30,6 +31,7 @@ class ShowConfig:
     resume: bool = False                              # restore the autosaved state
     presets_dir: str | None = None                    # where user presets are saved (default: user folder)
     size: tuple[int, int] | None = None               # output size (default: the model's resolution)
+    fit: str = "fit"                                  # image in that size: fit (letterbox), fill (crop), stretch
     device: str = "auto"
     fps: float | None = None                          # target frame rate; None = as fast as possible
     clock: Clock | None = None                        # a FakeClock for offline renders and tests
@@ -73,6 +75,10 @@ def _resume_state(config: ShowConfig) -> Preset | None:
 
 def assemble(config: ShowConfig):
     """Build the :class:`~engine.show.show.Show` a config describes, in its start state."""
+    from .fit import FIT_MODES
+
+    if config.fit not in FIT_MODES:
+        raise NetblendError(f"--fit {config.fit!r}: choose {', '.join(FIT_MODES)}")
     device = resolve_device(config.device)
     settings = render_settings(config, device)         # a bad --precision fails before any model loads
     preset = find_start_preset(config)
@@ -94,22 +100,24 @@ def assemble(config: ShowConfig):
         log.warning("--resume could not load the autosaved models (%s); playing the demo pair instead", e)
         paths, models = [], load_models([], device)
     show = build_show(models, device, paths=paths, size=config.size, clock=config.clock, fps=config.fps,
-                      presets_dir=config.presets_dir, profile=config.profile, settings=settings)
+                      presets_dir=config.presets_dir, profile=config.profile, settings=settings, fit=config.fit)
     if not paths and preset is None and resumed is None:
+        from ..blend.masks import release_values
         from ..models.demo import DEMO_SHOW
 
-        show.registry.update(DEMO_SHOW, source=("show", "demo"))
+        show.registry.update(DEMO_SHOW, source=(SHOW_SOURCE, "demo"))
+        layers = show.renderer.num_layers                # faders sit where the demo's curve puts their layers
+        show.registry.update(release_values(show.registry.targets(), layers), source=(SHOW_SOURCE, "demo"))
         show.registry.jump()
     for state in (resumed, preset):
         if state is not None:
             show.apply_now(_without_models(state))
     if config.initial:
-        show.registry.update(config.initial, source=("show", "initial"))
+        show.registry.update(config.initial, source=(SHOW_SOURCE, "initial"))
         show.registry.jump()
     return show
 
 
 def _without_models(preset: Preset) -> Preset:
     """The preset's state minus its models (already chosen and loaded above)."""
-    return Preset(preset.name, dict(preset.params), {}, list(preset.keyframes), preset.description, preset.path,
-                  mods=preset.mods)
+    return replace(preset, params=dict(preset.params), models={}, keyframes=list(preset.keyframes))

@@ -92,10 +92,11 @@ class RenderSettings:
 
 def build_renderer(models: Sequence, device: torch.device, size: tuple[int, int] | None = None,
                    keyframes: Sequence | None = None, profile: bool = False, impl: str | None = None,
-                   settings: RenderSettings | None = None) -> Renderer:
+                   fit: str = "fit", settings: RenderSettings | None = None) -> Renderer:
     """A renderer over ``models`` (model A first) with its latent engine and network bender; layers use
     the ``impl`` ops (default: :func:`~engine.models.generator.default_impl` per op for the device),
-    the ``settings``' precision, and run the device half of each frame as the settings say."""
+    the ``settings``' precision, and run the device half of each frame as the settings say; the image
+    is fitted into ``size`` per ``fit`` (fit, fill, stretch)."""
     from stylegan_ops.cpu_memory import retain_freed_memory
 
     from ..blend.generator import BlendedGenerator
@@ -117,7 +118,7 @@ def build_renderer(models: Sequence, device: torch.device, size: tuple[int, int]
     latents = LatentEngine(blended, device, models=list(models))
     if keyframes:
         latents.set_keyframes(list(keyframes))
-    return Renderer(blended, latents, size=size, profile=profile, bender=NetworkBender(blended),
+    return Renderer(blended, latents, size=size, profile=profile, fit=fit, bender=NetworkBender(blended),
                     frame=settings.frame)
 
 
@@ -202,17 +203,17 @@ def choose_cpu_threads(timed, same_result=None) -> float:
 def build_show(models: Sequence, device: torch.device, *, paths: Sequence[str | Path] = (),
                size: tuple[int, int] | None = None, clock: Clock | None = None, fps: float | None = None,
                presets_dir: str | Path | None = None, profile: bool = False, impl: str | None = None,
-               settings: RenderSettings | None = None):
+               fit: str = "fit", settings: RenderSettings | None = None):
     """A :class:`~engine.show.show.Show` over ``models`` (model A first), able to hot-swap models."""
     from .show import Show
 
     settings = settings or RenderSettings(impl=impl)
-    renderer = build_renderer(models, device, size=size, profile=profile, settings=settings)
+    renderer = build_renderer(models, device, size=size, profile=profile, fit=fit, settings=settings)
     return Show(renderer, device, clock=clock, fps=fps, model_paths=paths, presets_dir=presets_dir,
-                build=swap_builder(settings, profile))
+                build=swap_builder(settings, profile, fit))
 
 
-def swap_builder(settings: RenderSettings | str | None = None, profile: bool = False):
+def swap_builder(settings: RenderSettings | str | None = None, profile: bool = False, fit: str = "fit"):
     """The function a show's model loader calls: load ``paths``, build a renderer of ``size`` with
     ``keyframes``, and render one test frame with the show's current ``values``. A model that loads
     but cannot render (or renders NaN) raises here, so the swap is refused and the current models
@@ -223,7 +224,7 @@ def swap_builder(settings: RenderSettings | str | None = None, profile: bool = F
 
     def build(paths, device, size, keyframes, values) -> Renderer:
         renderer = build_renderer(load_models(paths, device), device, size=size,
-                                  keyframes=list(keyframes) or None, profile=profile, settings=settings)
+                                  keyframes=list(keyframes) or None, profile=profile, fit=fit, settings=settings)
         check_renders(renderer, values, paths)
         prepare_frames(renderer, values)
         return renderer

@@ -39,13 +39,14 @@ def build_registry(generator, registry: ParamRegistry | None = None) -> ParamReg
     """Declare a show's parameters in ``registry`` (a new one by default), keeping current values.
 
     Re-declaring after a model swap keeps every value that still exists, and drops the per-layer and
-    per-model parameters the new models lack (``blend.layer.<i>``, ``bend.<i>.*``, a family's latents).
+    per-model parameters the new models lack (``blend.layer.<i>``, ``blend.hold.<i>``, ``bend.<i>.*``, a
+    family's latents).
     """
     registry = registry or ParamRegistry()
     num_layers = len(generator.layers)
     specs = show_params(num_layers, generator)
     wanted = {s.name for s in specs}
-    model_dependent = ("blend.layer.", "blend.model.", "bend.", "latent.")
+    model_dependent = ("blend.layer.", "blend.hold.", "blend.model.", "bend.", "latent.")
     registry.remove(n for n in registry.names() if n.startswith(model_dependent) and n not in wanted)
     registry.add_all(specs)
     return registry

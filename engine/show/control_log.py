@@ -31,18 +31,10 @@ from pathlib import Path
 from typing import Any
 
 from ..core.clock import FrameTime
-from ..core.params import ParamRegistry, Snapshot
+from ..core.params import ParamRegistry, Snapshot, from_show
 from ..errors import NetblendError
 
 LOG_VERSION = 2
-INTERNAL = "show"                     # sources starting with this are the show's own derived writes
-
-
-def is_internal(source: object) -> bool:
-    """Whether a write was made by the show itself (preset apply, morph, trigger action, panic, tap)."""
-    return isinstance(source, tuple) and bool(source) and source[0] == INTERNAL
-
-
 def _source_label(source: object) -> str:
     return str(source[0]) if isinstance(source, tuple) and source else str(source)
 
@@ -69,7 +61,7 @@ class ControlRecorder:
     def after_snapshot(self, snap: Snapshot, ft: FrameTime) -> None:
         lines = []
         for w in snap.writes:
-            if is_internal(w.source):
+            if from_show(w.source):     # derived by the show (morph, trigger, tap): replay derives it again
                 continue
             item: dict[str, Any] = {"t": round(ft.t, 6), "frame": ft.frame, "stamp": round(w.stamp, 6),
                                     "name": w.name, "source": _source_label(w.source)}

@@ -146,7 +146,9 @@ class RenderLoop:
             self._guard("control recorder", partial(seen, snap, ft))
         for name, stamps in snap.presses.items():
             action = self.triggers.get(name)
-            for stamp in stamps if action is not None else ():
+            if action is None:
+                continue
+            for stamp in stamps:
                 self._guard(f"trigger {name}", partial(action, stamp))
         show_ft = self.show_time.advance(ft, paused=snap.get("engine.pause") > 0.5)
         values: Mapping[str, float] = snap.values
@@ -159,7 +161,7 @@ class RenderLoop:
             self._report("render", e)
             frame = None
         else:
-            frame = Frame(pixels, ft.frame, show_ft.t, _readback=self.renderer.readback)
+            frame = Frame(pixels, ft.frame, ft.t, _readback=self.renderer.readback)   # clock time: recordings
             t1 = time.perf_counter()
             self.sinks.send(frame)
             t2 = time.perf_counter()

@@ -175,6 +175,7 @@ class Modulation:
         self._targets: tuple[tuple[str, float, float], ...] = ()     # (name, lo, hi)
         self._sums: list[float] = []
         self._zeros: list[float] = []
+        self._holds: tuple[str, ...] = ()     # a route to a layer's fader holds that layer (it plays the fader)
         if registry is not None:
             self.bind(registry)
 
@@ -223,6 +224,7 @@ class Modulation:
         self._targets = tuple((s.name, s.lo, s.hi) for s in specs)
         self._zeros = [0.0] * len(self._targets)
         self._sums = list(self._zeros)
+        self._holds = tuple(s.grabs for s in specs if s.grabs and s.grabs in registry)
         for mod, bound in resolved:
             mod.routes = bound
         return problems
@@ -247,6 +249,8 @@ class Modulation:
             if base is not None:
                 v = base + delta
                 out[name] = lo if v < lo else (hi if v > hi else v)
+        for name in self._holds:
+            out[name] = 1.0
         return out
 
     # ------------------------------------------------------------------ triggers

@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from ..control.toml_write import write_atomic
-from ..core.params import ParamError, ParamRegistry
+from ..core.params import SHOW_SOURCE, ParamError, ParamRegistry
 from ..core.paths import shipped_dir, user_dir
 from ..errors import PresetError
 from .morph import Morph
@@ -32,7 +32,6 @@ log = logging.getLogger("netblend.presets")
 
 MAX_WARNINGS = 5                 # problems logged per preset recall; the rest are counted
 STALE_TEMP_SECONDS = 60.0        # temp files of a save killed mid-write, removed at start-up
-INTERNAL = "show"                # first element of the source of writes the show makes itself
 
 
 def default_presets_dir() -> Path:
@@ -94,13 +93,17 @@ class PresetManager(PresetFolders):
 
     def __init__(self, folder: str | os.PathLike[str] | None, registry: ParamRegistry,
                  live_state: Callable[[], Mapping[str, object]] | None = None,
-                 shipped: Sequence[Path] | None = None, autosave_path: Path | None = None):
+                 shipped: Sequence[Path] | None = None, autosave_path: Path | None = None,
+                 layers: Callable[[], Sequence[object]] | None = None):
         """``live_state()`` gives what the registry cannot: ``{"models": {label: path},
-        "keyframes": [seed or path, ...]}`` of the show now playing (the show provides it)."""
+        "keyframes": [seed or path, ...]}`` of the show now playing (the show provides it);
+        ``layers()`` the layer table of the model playing (a preset's ``mask`` is laid on it)."""
         super().__init__(folder, shipped, autosave_path)
         self.registry = registry
         self.live_state = live_state
+        self.layers = layers
         self.morph: Morph | None = None
+        self.applied: dict[str, float] = {}      # the values the last apply wrote (panic returns to them)
         self._lock = threading.Lock()
         remove_stale_temp_files(self.folder)
         remove_stale_temp_files(self.autosave_path.parent)
@@ -143,21 +146,16 @@ class PresetManager(PresetFolders):
 
     def apply(self, preset: Preset, morph_seconds: float | None = None, unit: str = "seconds") -> Preset:
         """Apply a loaded preset's values: at once, or as a morph over ``morph_seconds`` (or beats)."""
-        source = (INTERNAL, "preset", preset.name)
-        problems = preset.validate(self.registry)
+        source = (SHOW_SOURCE, "preset", preset.name)
+        layers = self.layers() if self.layers is not None else None
+        problems = preset.validate(self.registry, layers)
         for problem in problems[:MAX_WARNINGS]:
             log.warning("preset %s: %s (skipped)", preset.name, problem)
         if len(problems) > MAX_WARNINGS:
             log.warning("preset %s: %d more problems like these (skipped)", preset.name,
                         len(problems) - MAX_WARNINGS)
-        targets: dict[str, float] = {}
-        for n, v in preset.expanded(self.registry).items():
-            if n not in self.registry or self.registry.spec(n).kind == "trigger" or self.registry.spec(n).readonly:
-                continue  # a preset is state: it never fires a trigger, never fakes a measured value
-            try:
-                targets[n] = self.registry.spec(n).coerce(v)
-            except ParamError:
-                continue
+        targets = self._targets(preset.expanded(self.registry, layers))
+        self.applied = dict(targets)
         if morph_seconds is None or morph_seconds <= 0:
             self.morph = None
             self.registry.update(targets, source)
@@ -165,6 +163,29 @@ class PresetManager(PresetFolders):
         else:
             self.morph = Morph(self.registry, targets, morph_seconds, unit, source)
         return preset
+
+    def apply_layers(self, preset: Preset) -> dict[str, float]:
+        """Lay a preset's per-layer values (and the curve its mask placed) on the model now playing,
+        at once: after a recall's own model swap, so ``crossover@32`` lands at 32 px on the new
+        models. Updates :attr:`applied` (what panic returns to)."""
+        if self.layers is None:
+            return {}
+        targets = self._targets(preset.layer_values(self.registry, self.layers()))
+        self.registry.update(targets, (SHOW_SOURCE, "preset", preset.name))
+        self.registry.jump(targets)
+        self.applied = {n: v for n, v in self.applied.items() if n in self.registry} | targets
+        return targets
+
+    def _targets(self, values: Mapping[str, object]) -> dict[str, float]:
+        targets: dict[str, float] = {}
+        for n, v in values.items():
+            if n not in self.registry or self.registry.spec(n).kind == "trigger" or self.registry.spec(n).readonly:
+                continue  # a preset is state: it never fires a trigger, never fakes a measured value
+            try:
+                targets[n] = self.registry.spec(n).coerce(v)
+            except ParamError:
+                continue
+        return targets
 
     # ------------------------------------------------------------------ crash recovery
     def autosave(self) -> Path:

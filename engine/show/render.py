@@ -3,11 +3,13 @@
 :class:`Renderer` owns the models of a show (a :class:`~engine.blend.generator.BlendedGenerator` and
 its :class:`~engine.latents.live.LatentEngine`) and the preallocated output buffer. ``render`` is a
 function of the frozen snapshot and the frame time: it reads them and never writes a control.
+The image is fitted into the output size (``fit``: letterbox, ``fill``: crop, ``stretch``; see
+:mod:`engine.show.fit`) and converted to uint8 RGBA on the device, into buffers made once.
 
 A frame has two halves. The host half (:meth:`Renderer.prepare`) composes the blend and writes the
 changed weights, prepares the latents and the bending amounts: every per-frame number reaches the
 device through non-blocking copies into tensors of fixed address. The device half (:meth:`Renderer.draw`:
-latents, synthesis with network bending, RGBA conversion) reads only those tensors and a small
+latents, synthesis with network bending, fit and RGBA conversion) reads only those tensors and a small
 :class:`~engine.show.frame.FrameKey`, so it makes no host sync, traces to one graph that changing values
 never recompile, and runs eagerly, compiled or as a replayed CUDA graph (:mod:`engine.show.frame`).
 """
@@ -17,12 +19,13 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
 
 import torch
 
 from ..blend.masks import BlendState, compose
 from ..core.clock import FrameTime
+from ..sinks.delivery import pinned_empty
+from .fit import FrameFit
 from .frame import FrameKey, FrameOptions, FramePrograms, synchronize
 
 STAGES = ("blend", "mapping", "synthesis", "convert")   # eager; compiled and graph frames: blend, mapping, frame
@@ -45,11 +48,33 @@ def image_to_rgba(img: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     return out
 
 
+class HostReadback:
+    """The frame copied to pinned host memory asynchronously on a CUDA device, so a sink that needs host
+    pixels waits for that copy only. The copy and its event go on the current stream of the frame's
+    own device (``--device cuda:1`` included), never on whichever device happens to be current."""
+
+    def __init__(self, device: torch.device, shape: tuple[int, ...]):
+        self.device = device
+        with torch.cuda.device(device):
+            self.host = pinned_empty(shape)
+            self.copied = torch.cuda.Event()
+
+    def start(self, pixels: torch.Tensor) -> None:
+        """Queue the copy of ``pixels`` (after the kernels that drew them, on their stream)."""
+        self.host.copy_(pixels, non_blocking=True)
+        self.copied.record(torch.cuda.current_stream(self.device))
+
+    def wait(self) -> torch.Tensor:
+        """The host pixels once the copy is done."""
+        self.copied.synchronize()
+        return self.host
+
+
 class Renderer:
     """Renders frames from a snapshot for one set of models, on one device."""
 
     def __init__(self, blended, latents, size: tuple[int, int] | None = None, profile: bool = False,
-                 bender=None, frame: FrameOptions | None = None):
+                 fit: str = "fit", bender=None, frame: FrameOptions | None = None):
         self.blended = blended
         self.latents = latents
         self.bender = bender                         # NetworkBender: bend.<layer>.<op> (None: no bending)
@@ -62,13 +87,10 @@ class Renderer:
         self.times = StageTimes()
         self.blend_state: BlendState | None = None   # the last frame's blend (overlay bars)
         self._rgba = torch.full((self.height, self.width, 4), 255, dtype=torch.uint8, device=self.device)
+        self.fit = FrameFit((int(res), int(res)), self._rgba, fit)
         # On a GPU the frame is copied to pinned host memory asynchronously as soon as it is converted;
         # a sink that needs host pixels waits only for that copy (``readback``), never for the device.
-        self._host: torch.Tensor | None = None
-        self._copied: Any = None
-        if self.device.type == "cuda":
-            self._host = torch.empty((self.height, self.width, 4), dtype=torch.uint8, pin_memory=True)
-            self._copied = torch.cuda.Event()
+        self._readback = HostReadback(self.device, tuple(self._rgba.shape)) if self.device.type == "cuda" else None
         self.programs = FramePrograms(self.draw, self.device, frame)
 
     def close(self) -> None:
@@ -124,11 +146,8 @@ class Renderer:
         return self.blended.synthesis(ws, noise_mode=noise_mode, **self.latents.device_kwargs())
 
     def convert(self, img: torch.Tensor) -> None:
-        """The float image into the uint8 RGBA frame buffer, resized to the output size."""
-        if img.shape[-2:] != (self.height, self.width):
-            img = torch.nn.functional.interpolate(img, size=(self.height, self.width), mode="bilinear",
-                                                  align_corners=False, antialias=True)
-        image_to_rgba(img.float(), self._rgba)
+        """The float image fitted into the uint8 RGBA frame buffer (:class:`~engine.show.fit.FrameFit`)."""
+        self.fit(img)
 
     # ------------------------------------------------------------------ a whole frame
     @torch.inference_mode()
@@ -156,9 +175,8 @@ class Renderer:
         else:
             stage = "frame"                             # one program: latents + synthesis + convert
             self.programs.run(key, *args)
-        if self._host is not None:
-            self._host.copy_(self._rgba, non_blocking=True)
-            self._copied.record()
+        if self._readback is not None:
+            self._readback.start(self._rgba)
         self._mark(stage, t0)
         return self._rgba
 
@@ -171,7 +189,6 @@ class Renderer:
 
     def readback(self) -> torch.Tensor:
         """The last frame in host memory ``[H, W, 4]`` uint8 (pinned and copied asynchronously on a GPU)."""
-        if self._host is None:
+        if self._readback is None:
             return self._rgba if self._rgba.device.type == "cpu" else self._rgba.cpu()
-        self._copied.synchronize()
-        return self._host
+        return self._readback.wait()

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from ..core.clock import Clock, FrameTime
-from ..core.params import ChangeFanout, ParamRegistry
+from ..core.params import SHOW_SOURCE, ChangeFanout, ParamRegistry
 from ..errors import NetblendError
 from ..sinks.base import Sink
 from .actions import ControlWorker, ShowActions
@@ -28,7 +28,7 @@ from .catalog import build_registry
 from .loop import RenderLoop, SinkSet
 from .modulators import Modulation
 from .preset_file import Preset
-from .presets import INTERNAL, PresetManager
+from .presets import PresetManager
 from .render import Renderer
 from .swap import ModelSwapper, SwapResult, describe
 from .tempo import TempoTracker
@@ -50,7 +50,7 @@ class Show:
         self.registry = build_registry(renderer.blended, registry)
         self.registry.clock = self.clock.now
         self.presets = PresetManager(presets_dir, self.registry, live_state=self._live_state,
-                                     shipped=shipped_presets)
+                                     shipped=shipped_presets, layers=lambda: self.renderer.blended.layers)
         self.tempo = TempoTracker()
         self.changes = ChangeFanout(self.registry)        # changed values for every feedback consumer
         self.actions = ShowActions(self)
@@ -74,6 +74,8 @@ class Show:
         self._closers: list[Callable[[], None]] = [lambda: self.renderer.close(), self.worker.close,
                                                    self.swapper.close]
         self._last_preset: dict[str, float] | None = None
+        self.preset_name: str | None = None                # the last preset recalled (the overlay shows it)
+        self._relayer: Preset | None = None              # a recall whose own model swap is loading
         self._seed_seen = self.registry.get("latent.seed")
 
     # ------------------------------------------------------------------ assembly
@@ -167,6 +169,9 @@ class Show:
         self.loop.triggers.update(self._triggers(ready.renderer))
         self.modulation.rebind(self.registry)
         self.registry.jump()
+        if self._relayer is not None:                      # the recall's masks, laid on the new layer table
+            self.presets.apply_layers(self._relayer)
+            self._last_preset, self._relayer = dict(self.presets.applied), None
         log.info("now playing %s", describe(self.model_paths))
         self._tell("swap", ft, {"models": [str(p) for p in self.model_paths], "keyframes": _plain(self.keyframes)})
 
@@ -176,19 +181,24 @@ class Show:
             recorder.event(ft, stamp, kind, payload)
 
     def _triggers(self, renderer: Renderer) -> dict[str, Callable[[float], None]]:
-        internal = (INTERNAL, "trigger")
+        internal = (SHOW_SOURCE, "trigger")
         triggers: dict[str, Callable[[float], None]] = {"blend.panic": lambda stamp: self.panic(),
+                                                        "blend.release": lambda stamp: self.release(),
                                                         "tempo.tap": self._tap}
+        def step_seed(delta: int) -> Callable[[float], None]:
+            def step(stamp: float) -> None:
+                self.registry.set("latent.seed", self.registry.get("latent.seed") + delta, internal)
+            return step
+
         for name, delta in (("latent.next_seed", 1), ("latent.prev_seed", -1)):
             if name in self.registry:
-                triggers[name] = (lambda d: lambda stamp: self.registry.set(
-                    "latent.seed", self.registry.get("latent.seed") + d, internal))(delta)
+                triggers[name] = step_seed(delta)
         return triggers
 
     def _tap(self, stamp: float) -> None:
         bpm = self.tempo.tap(stamp)
         if bpm is not None:
-            self.registry.set("tempo.bpm", bpm, (INTERNAL, "tap"))
+            self.registry.set("tempo.bpm", bpm, (SHOW_SOURCE, "tap"))
 
     # ------------------------------------------------------------------ actions
     def panic(self) -> None:
@@ -197,8 +207,15 @@ class Show:
 
         self.presets.morph = None
         values = self._last_preset or panic_values(len(self.renderer.blended.layers))
-        self.registry.update(values, source=(INTERNAL, "panic"))
+        self.registry.update(values, source=(SHOW_SOURCE, "panic"))
         self.registry.jump(values)
+
+    def release(self) -> None:
+        """Every layer back to the curve (``blend.release``): the faders let go."""
+        from ..blend.masks import release_values
+
+        values = release_values(self.registry.targets(), len(self.renderer.blended.layers))
+        self.registry.update(values, source=(SHOW_SOURCE, "release"))
 
     def read_preset(self, name_or_path: str | Path, allow_path: bool = False) -> Preset:
         """A preset by name (user folder, then the shipped examples), or by path where allowed (the
@@ -235,13 +252,15 @@ class Show:
             except NetblendError as e:          # a bad route: the old modulators keep playing
                 log.warning("preset %s: modulators not changed: %s", preset.name, e)
         self.presets.apply(preset, morph, unit)
-        self._last_preset = {n: self.registry.spec(n).coerce(v) for n, v in preset.expanded(self.registry).items()
-                             if n in self.registry and self.registry.spec(n).kind != "trigger"}
+        self.preset_name = preset.name
+        self._last_preset = dict(self.presets.applied)
         self._seed_seen = self.registry.get("latent.seed")
         models = [Path(p) for p in preset.models.values()]
+        self._relayer = None
         if models and [p.resolve() for p in models] != [p.resolve() for p in self.model_paths]:
             if not self.replaying:
                 self.swap_models(models, keyframes=preset.keyframes)
+            self._relayer = preset
         else:
             self._set_keyframes(list(preset.keyframes), keyframes)
         if ft is not None:
@@ -261,12 +280,13 @@ class Show:
         if self._build is None:
             raise RuntimeError("this show was built without a model loader (see engine.show.build.build_show)")
         build, size = self._build, (self.renderer.width, self.renderer.height)
-        paths, keyframes = [Path(p) for p in paths], list(keyframes)
+        self._relayer = None                               # a newer swap: no recall's layers to lay on it
+        files, frames = [Path(p) for p in paths], list(keyframes)
 
         def work() -> SwapResult:
-            return SwapResult(build(paths, self.device, size, keyframes, self.registry.targets()), paths, keyframes)
+            return SwapResult(build(files, self.device, size, frames, self.registry.targets()), files, frames)
 
-        return self.swapper.request(work, describe(paths))
+        return self.swapper.request(work, describe(files))
 
     def replay_event(self, kind: str, payload: Mapping[str, Any], ft: FrameTime) -> None:
         """Apply a logged show event (a recall, a swap) during a replay, on the render thread."""

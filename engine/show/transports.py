@@ -68,41 +68,36 @@ def check_transports(config: TransportConfig) -> None:
 
 def _probe_tcp_port(host: str, port: int) -> None:
     """Raise a one-line SurfaceError when the control page's ``host:port`` cannot be bound."""
-    import socket
-
     from ..surface.host import SurfaceError
 
-    try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
-        probe = socket.socket(family, socket.SOCK_STREAM)
-    except (OSError, UnicodeError) as e:
-        raise SurfaceError(f"--http-host {host}: {e}; give an interface address such as 127.0.0.1") from None
-    try:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        probe.bind((host, port))
-    except OSError as e:
-        raise SurfaceError(f"cannot open the control page on {host}:{port}: {e.strerror or e}; pick another "
-                           "port with --http-port (0 = no page) or stop the program using it") from None
-    finally:
-        probe.close()
+    _probe(host, port, "tcp", SurfaceError, "--http-host", f"cannot open the control page on {host}:{port}",
+           "pick another port with --http-port (0 = no page) or stop the program using it")
 
 
 def _probe_udp_port(host: str, port: int) -> None:
     """Raise the OSC server's own error when ``host:port`` cannot be bound (busy, no such interface)."""
-    import socket
-
     from ..errors import OscError
 
+    _probe(host, port, "udp", OscError, "--osc-host", f"cannot open OSC port {host}:{port}",
+           "pick another with --osc-port or stop the program using it")
+
+
+def _probe(host: str, port: int, kind: str, error: type[Exception], option: str, what: str, fix: str) -> None:
+    """Bind ``host:port`` for a moment (and let it go): the start-up check of a port before any model loads."""
+    import socket
+
+    sock_type = socket.SOCK_STREAM if kind == "tcp" else socket.SOCK_DGRAM
     try:
-        family = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)[0][0]
-        probe = socket.socket(family, socket.SOCK_DGRAM)
+        family = socket.getaddrinfo(host, port, type=sock_type)[0][0]
+        probe = socket.socket(family, sock_type)
     except (OSError, UnicodeError) as e:
-        raise OscError(f"--osc-host {host}: {e}; give an interface address such as 127.0.0.1 or 0.0.0.0") from None
+        raise error(f"{option} {host}: {e}; give an interface address such as 127.0.0.1 or 0.0.0.0") from None
     try:
+        if kind == "tcp":
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         probe.bind((host, port))
     except OSError as e:
-        raise OscError(f"cannot open OSC port {host}:{port}: {e.strerror or e}; "
-                       "pick another with --osc-port or stop the program using it") from None
+        raise error(f"{what}: {e.strerror or e}; {fix}") from None
     finally:
         probe.close()
 
@@ -180,7 +175,7 @@ def _start_surface(show, settings: SurfaceSettings, autosaver) -> list[str]:
 
     osc_host, osc_port = show.osc_address or (None, None)
     surface = start_surface(ShowSurfaceHost(show, settings.models_dir, autosaver),
-                            SurfaceConfig(host=settings.host, port=settings.port, osc_host=osc_host,
+                            SurfaceConfig(host=settings.host, port=settings.port or 0, osc_host=osc_host,
                                           osc_port=osc_port, announce=settings.announce))
     show.add_closer(surface.stop)
     show.add_sink(surface.preview)

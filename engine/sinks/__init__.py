@@ -1,7 +1,8 @@
 """Outputs. A sink spec on the command line is ``NAME[:ARG][,key=value...]``:
 
 ``null``, ``window``, ``window:fullscreen,screen=1``, ``record:show.mp4``, ``snapshot:shots/``,
-``ndi:netblend``, ``spout:netblend``, ``syphon:netblend``, ``vcam``.
+``ndi:netblend``, ``spout:netblend``, ``syphon:netblend``, ``vcam``. docs/outputs.md lists every
+option. An unknown option is an error naming the options the sink takes.
 
 Each optional backend is imported only when its sink is opened or asked ``why_not()``, so a missing
 library costs nothing until it is used and is then reported in one line.
@@ -9,7 +10,9 @@ library costs nothing until it is used and is then reported in one line.
 
 from __future__ import annotations
 
+import difflib
 import importlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..errors import NetblendError
@@ -19,7 +22,7 @@ from .base import Frame, Sink, SinkError
 SINKS: dict[str, tuple[str, str, str]] = {
     "null": ("engine.sinks.null", "NullSink", "discards frames (benchmarks)"),
     "window": ("engine.sinks.window", "WindowSink", "pyglet window, fullscreen on any screen"),
-    "record": ("engine.sinks.record", "RecordSink", "video file through PyAV (mp4/h264, mov, mkv)"),
+    "record": ("engine.sinks.record", "RecordSink", "video file through PyAV (mp4/h264, mov, mkv, webm)"),
     "snapshot": ("engine.sinks.snapshot", "SnapshotSink", "PNG stills on request or every N frames"),
     "ndi": ("engine.sinks.ndi", "NdiSink", "NDI sender on the network (cyndilib)"),
     "spout": ("engine.sinks.spout", "SpoutSink", "Spout sender (Windows, SpoutGL)"),
@@ -27,23 +30,7 @@ SINKS: dict[str, tuple[str, str, str]] = {
     "vcam": ("engine.sinks.vcam", "VirtualCameraSink", "virtual webcam (pyvirtualcam)"),
 }
 
-# The options each output takes (NAME:ARG,key=value) and the kind of value: what parse_sink accepts.
-# A sink that reads a new option from its spec must list it here.
-SINK_OPTIONS: dict[str, dict[str, str]] = {
-    "null": {"readback": "bool"},
-    "window": {"fullscreen": "flag", "screen": "int", "vsync": "bool"},
-    "record": {"fps": "float", "crf": "int", "block": "bool"},
-    "snapshot": {"every": "int"},
-    "ndi": {"fps": "float"},
-    "spout": {},
-    "syphon": {},
-    "vcam": {"fps": "float"},
-}
-_KINDS = {"int": "a whole number, e.g. 30", "float": "a number, e.g. 29.97", "bool": "1 or 0 (true/false)",
-          "flag": "given without a value"}
-_BOOLS = ("1", "0", "true", "false", "yes", "no", "on", "off")
-
-__all__ = ["SINKS", "SINK_OPTIONS", "Frame", "Sink", "SinkError", "SinkSpec", "check_sink_specs", "make_sinks",
+__all__ = ["SINKS", "Frame", "Sink", "SinkError", "SinkSpec", "check_sink_specs", "make_sinks", "output_failures",
            "parse_sink", "sink_class", "sink_table"]
 
 
@@ -52,6 +39,7 @@ class SinkSpec:
     name: str
     arg: str | None = None
     options: dict[str, str] = field(default_factory=dict)
+    text: str = ""
 
 
 def parse_sink(text: str) -> SinkSpec:
@@ -60,7 +48,9 @@ def parse_sink(text: str) -> SinkSpec:
     name, _, arg = head.partition(":")
     name = name.strip().lower()
     if name not in SINKS:
-        raise NetblendError(f"unknown output {name!r} in --sink {text!r}; choose from {', '.join(SINKS)}")
+        hint = difflib.get_close_matches(name, SINKS, n=1)
+        did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
+        raise NetblendError(f"unknown output {name!r} in --sink {text!r}{did_you_mean}; choose from {', '.join(SINKS)}")
     options = {}
     for opt in opts:
         key, eq, value = opt.partition("=")
@@ -68,30 +58,7 @@ def parse_sink(text: str) -> SinkSpec:
         if not key:
             continue
         options[key] = value.strip() if eq else "1"
-        _check_option(text, name, key, options[key])
-    return SinkSpec(name, arg or None, options)
-
-
-def _check_option(text: str, name: str, key: str, value: str) -> None:
-    """Refuse an option the sink does not take, or a value of the wrong kind, naming the valid ones."""
-    import difflib
-
-    allowed = SINK_OPTIONS.get(name, {})
-    if key not in allowed:
-        close = difflib.get_close_matches(key, list(allowed), n=1, cutoff=0.6)
-        hint = f"did you mean {close[0]!r}? " if close else ""
-        valid = ", ".join(allowed) or "none"
-        raise NetblendError(f"--sink {text!r}: {name} has no option {key!r}; {hint}its options: {valid}")
-    kind = allowed[key]
-    try:
-        if kind == "int":
-            int(value)
-        elif kind == "float":
-            float(value)
-        elif kind == "bool" and value.lower() not in _BOOLS:
-            raise ValueError(value)
-    except ValueError:
-        raise NetblendError(f"--sink {text!r}: {key}={value!r} must be {_KINDS[kind]}") from None
+    return SinkSpec(name, arg or None, options, text)
 
 
 def sink_class(name: str) -> type[Sink]:
@@ -99,22 +66,54 @@ def sink_class(name: str) -> type[Sink]:
     return getattr(importlib.import_module(module), cls)
 
 
-def check_sink_specs(specs: list[str]) -> list[SinkSpec]:
-    """Parse every ``--sink`` spec and check its backend can run here; one-line errors, no output opened."""
-    parsed = []
+def _check_options(spec: SinkSpec, cls: type[Sink]) -> None:
+    for key in spec.options:
+        if key not in cls.OPTIONS:
+            takes = ", ".join(cls.OPTIONS) or "no options"
+            hint = difflib.get_close_matches(key, cls.OPTIONS, n=1)
+            did_you_mean = f" (did you mean {hint[0]!r}?)" if hint else ""
+            raise NetblendError(f"--sink {spec.text}: {spec.name} has no option {key!r}{did_you_mean}; "
+                                f"it takes {takes}")
+
+
+def make_sinks(specs: Iterable[str], context: dict) -> list[Sink]:
+    """The outputs for ``specs``, checked (backend available, options valid, files writable; see
+    ``Sink.check``) but not opened; ``context`` holds what some sinks can use (fps, registry,
+    on_close, overlay_source, kiosk, ...). Raises NetblendError naming the bad spec."""
+    sinks = []
     for text in specs:
         spec = parse_sink(text)
-        reason = sink_class(spec.name).why_not()
+        cls = sink_class(spec.name)
+        reason = cls.why_not()
         if reason is not None:
             raise NetblendError(f"--sink {text}: {reason}")
-        parsed.append(spec)
-    return parsed
+        _check_options(spec, cls)
+        sink = cls.from_spec(spec.arg, spec.options, **context)  # type: ignore[attr-defined]
+        sink.check()
+        sinks.append(sink)
+    return sinks
 
 
-def make_sinks(specs: list[str], context: dict) -> list[Sink]:
-    """The outputs for ``specs`` (not opened yet); ``context`` holds what some sinks can use (fps,
-    registry, on_close, mask_source, fps_source)."""
-    return [sink_class(spec.name).from_spec(spec.arg, spec.options, **context) for spec in check_sink_specs(specs)]
+def check_sink_specs(specs: Iterable[str]) -> list[SinkSpec]:
+    """Check every ``--sink`` spec as :func:`make_sinks` would, before any model loads; opens nothing
+    and writes nothing."""
+    specs = list(specs)
+    make_sinks(specs, {})
+    return [parse_sink(text) for text in specs]
+
+
+def output_failures(sinks: Iterable[Sink], dropped: Iterable[tuple[Sink, str]]) -> list[str]:
+    """One line per output that failed during a show (dropped, or a failure its close reported):
+    what ``netblend run`` and ``render`` print before exiting non-zero."""
+    lines, seen = [], set()
+    for sink, message in dropped:
+        seen.add(id(sink))
+        text = message if message.startswith(sink.label) else f"{sink.label}: {message}"
+        lines.append(text)
+    for sink in sinks:
+        if id(sink) not in seen and sink.failure:
+            lines.append(f"{sink.label}: {sink.failure}")
+    return lines
 
 
 def sink_table() -> list[tuple[str, str, str]]:

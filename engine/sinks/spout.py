@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from .base import Frame, Sink
 
 
 class SpoutSink(Sink):
     name = "spout"
+    on_render_thread = True     # Spout shares GL textures: its GL context lives on the render thread
 
     def __init__(self, sender_name: str = "netblend"):
         super().__init__()
         self.sender_name = sender_name
-        self._sender = None
-        self._gl_rgba = None
+        self._sender: Any = None
+        self._gl_rgba: Any = None
 
     @classmethod
     def why_not(cls) -> str | None:

@@ -5,6 +5,7 @@ Note: the PyPI package named ``syphon`` is an unrelated CSV tool; ours is ``syph
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from .base import Frame, Sink
 
@@ -15,8 +16,8 @@ class SyphonSink(Sink):
     def __init__(self, server_name: str = "netblend"):
         super().__init__()
         self.server_name = server_name
-        self._server = None
-        self._texture = None
+        self._server: Any = None
+        self._texture: Any = None
 
     @classmethod
     def why_not(cls) -> str | None:
@@ -41,6 +42,7 @@ class SyphonSink(Sink):
         self._texture = create_mtl_texture(self._server.device, width, height)
 
     def _send(self, frame: Frame) -> None:
+        # Delivery thread (Metal objects may be used from any thread).
         from syphon.utils.numpy import copy_image_to_mtl_texture
 
         copy_image_to_mtl_texture(frame.numpy(), self._texture)

@@ -7,18 +7,21 @@ from __future__ import annotations
 
 import glob
 import sys
+from types import MappingProxyType
+from typing import Any
 
-from .base import Frame, Sink
+from .base import Frame, Sink, option_number
 
 
 class VirtualCameraSink(Sink):
     name = "vcam"
+    OPTIONS = MappingProxyType({"fps": "frame rate of the camera (default: the show's --fps, else 30)"})
 
     def __init__(self, fps: float = 30.0, device: str | None = None):
         super().__init__()
         self.fps = fps
         self.device = device
-        self._camera = None
+        self._camera: Any = None
 
     @classmethod
     def why_not(cls) -> str | None:
@@ -31,8 +34,8 @@ class VirtualCameraSink(Sink):
         return None
 
     @classmethod
-    def from_spec(cls, arg: str | None, options: dict[str, str], fps: float = 30.0, **context):
-        return cls(fps=float(options.get("fps", fps or 30.0)), device=arg)
+    def from_spec(cls, arg: str | None, options: dict[str, str], fps: float | None = None, **context):
+        return cls(fps=option_number("vcam", options, "fps", fps or 30.0, low=1, high=240), device=arg)
 
     def _open(self, width: int, height: int) -> None:
         import pyvirtualcam
@@ -41,6 +44,7 @@ class VirtualCameraSink(Sink):
                                            device=self.device)
 
     def _send(self, frame: Frame) -> None:
+        # Delivery thread: pyvirtualcam converts and writes the frame; the show never waits for it.
         self._camera.send(frame.numpy())
 
     def _close(self) -> None:

@@ -1,17 +1,29 @@
-"""A pyglet window: one reused RGBA8 texture, uploaded with glTexSubImage2D, drawn letterboxed.
+"""A pyglet window: one reused RGBA8 texture, drawn letterboxed, with an optional overlay.
 
-Keys: space pause, f fullscreen, h overlay (fps and the blend mask as bars), s snapshot, p panic,
-Esc / closing the window stops the show. The window lives on the render thread (GL contexts are
-per-thread); events are dispatched once per frame, so a busy window never stalls the loop.
+Keys: space pause, f fullscreen, h overlay (see ``engine.sinks.overlay``), s snapshot, p panic,
+Esc / closing the window stops the show. In fullscreen the mouse cursor is hidden. ``kiosk`` (an
+installation): fullscreen, no cursor, and no key or window button stops or changes the show; it
+stops on SIGTERM / Ctrl-C in the terminal or ``--seconds``.
+
+The window lives on the render thread (GL contexts are per-thread); events are dispatched once per
+frame, so a busy window never stalls the loop. A CUDA frame goes into the texture by CUDA-GL interop
+where it works, else through the host copy (``engine.sinks.gl_upload``).
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import sys
 from collections.abc import Callable
+from types import MappingProxyType
+from typing import Any
 
-from .base import Frame, Sink
+from .base import Frame, Sink, option_flag, option_number
+from .gl_upload import HostUpload, choose_upload
+from .overlay import OverlayInfo
+
+log = logging.getLogger("netblend")
 
 KEYS = {"space": "engine.pause", "h": "engine.overlay"}        # toggles
 TRIGGER_KEYS = {"s": "engine.snapshot", "p": "blend.panic"}     # presses
@@ -28,23 +40,36 @@ def display_missing() -> str | None:
 
 class WindowSink(Sink):
     name = "window"
+    on_render_thread = True          # the GL context belongs to the render thread
+    OPTIONS = MappingProxyType({
+        "fullscreen": "fullscreen (also window:fullscreen)",
+        "screen": "which screen, 0 = the first (default 0)",
+        "vsync": "wait for the screen's refresh (default 1)",
+        "kiosk": "installation mode: fullscreen, no cursor, keys and Esc ignored",
+        "interop": "CUDA-GL interop for CUDA frames (default 1; 0 = always copy through the host)",
+    })
 
     def __init__(self, fullscreen: bool = False, screen: int = 0, vsync: bool = True,
                  registry=None, on_close: Callable[[], None] | None = None, title: str = "netblend",
-                 mask_source: Callable[[], list[float]] | None = None, fps_source: Callable[[], float] | None = None):
+                 overlay_source: Callable[[], OverlayInfo] | None = None, kiosk: bool = False,
+                 interop: bool = True):
         super().__init__()
-        self.fullscreen = fullscreen
+        self.kiosk = kiosk
+        self.fullscreen = fullscreen or kiosk
         self.screen_index = screen
         self.vsync = vsync
         self.registry = registry            # where keys write (engine.pause, blend.panic, ...)
         self.on_close = on_close            # the loop's stop
         self.title = title
-        self.mask_source = mask_source      # per-layer t values for the overlay bars
-        self.fps_source = fps_source
+        self.overlay_source = overlay_source
+        self.interop = interop
         self.closed_by_user = False
-        self._window = None
-        self._texture = None
-        self._sprite = None
+        self.upload_note: str | None = None  # why frames go through the host copy, when they do
+        self._window: Any = None
+        self._texture: Any = None
+        self._sprite: Any = None
+        self._overlay: Any = None
+        self._upload: Any = None
         self._last: Frame | None = None
 
     @classmethod
@@ -57,23 +82,33 @@ class WindowSink(Sink):
 
     @classmethod
     def from_spec(cls, arg: str | None, options: dict[str, str], **context) -> WindowSink:
-        words = {arg or "", *options}
-        return cls(fullscreen="fullscreen" in words, screen=int(options.get("screen", 0)),
-                   vsync=options.get("vsync", "1") not in ("0", "false", "no"),
+        if arg not in (None, "fullscreen", "kiosk"):
+            from .base import SinkError
+
+            raise SinkError(f"window:{arg}: write window, window:fullscreen or window:kiosk")
+        return cls(fullscreen=arg == "fullscreen" or option_flag("window", options, "fullscreen"),
+                   screen=option_number("window", options, "screen", 0, integer=True, low=0),
+                   vsync=option_flag("window", options, "vsync", True),
+                   kiosk=arg == "kiosk" or option_flag("window", options, "kiosk", bool(context.get("kiosk"))),
+                   interop=option_flag("window", options, "interop", True),
                    registry=context.get("registry"), on_close=context.get("on_close"),
-                   mask_source=context.get("mask_source"), fps_source=context.get("fps_source"))
+                   overlay_source=context.get("overlay_source"))
 
     # ----------------------------------------------------------------------------------------
     def _open(self, width: int, height: int) -> None:
         import pyglet
         from pyglet import gl
 
+        from .overlay import OverlayView
+
         display = pyglet.display.get_display()
         screens = display.get_screens()
         screen = screens[min(self.screen_index, len(screens) - 1)]
-        config = gl.Config(double_buffer=True, red_size=8, green_size=8, blue_size=8, alpha_size=8)
+        wanted = gl.Config(double_buffer=True,  # type: ignore[abstract]
+                           red_size=8, green_size=8, blue_size=8, alpha_size=8)
+        config: Any = None
         try:
-            config = screen.get_best_config(config)
+            config = screen.get_best_config(wanted)
         except pyglet.window.NoSuchConfigException:
             config = None
         self._window = pyglet.window.Window(
@@ -81,18 +116,26 @@ class WindowSink(Sink):
             fullscreen=self.fullscreen, screen=screen, config=config,
         )
         self._window.push_handlers(on_key_press=self._on_key, on_close=self._on_close)
+        self._window.set_mouse_visible(not self._window.fullscreen)
         self._texture = pyglet.image.Texture.create(width, height, internalformat=gl.GL_RGBA8)
         self._sprite = pyglet.sprite.Sprite(self._texture)
-        self._overlay = _Overlay(pyglet)
+        self._overlay = OverlayView(pyglet)
+
+    @property
+    def cursor_visible(self) -> bool:
+        return bool(self._window is not None and self._window._mouse_visible)
 
     def _on_key(self, symbol: int, modifiers: int) -> bool:
         from pyglet.window import key
 
+        if self.kiosk:
+            return True      # an installation: visitors' keys change nothing, Esc included
         name = key.symbol_string(symbol).lower()
         if name == "escape":
             self._on_close()
         elif name == "f":
             self._window.set_fullscreen(not self._window.fullscreen)
+            self._window.set_mouse_visible(not self._window.fullscreen)
         elif self.registry is not None and name in KEYS:
             param = KEYS[name]
             self.registry.set(param, 0.0 if self.registry.get(param) > 0.5 else 1.0, source="window")
@@ -101,6 +144,8 @@ class WindowSink(Sink):
         return True  # handled: pyglet's default Esc handler must not close the window behind our back
 
     def _on_close(self) -> bool:
+        if self.kiosk:
+            return True      # the window manager's close button does not stop an installation
         self.closed_by_user = True
         if self.on_close is not None:
             self.on_close()
@@ -113,25 +158,39 @@ class WindowSink(Sink):
         scale = min(fw / tw, fh / th)
         self._sprite.update(x=(fw - tw * scale) / 2, y=(fh + th * scale) / 2, scale_x=scale, scale_y=-scale)
 
+    def _upload_frame(self, frame: Frame) -> None:
+        if self._upload is None:
+            self._upload, self.upload_note = choose_upload(self._texture.id, frame.width, frame.height,
+                                                           frame.pixels.device, interop=self.interop)
+            if self.upload_note:
+                log.info("window: %s", self.upload_note)
+            self.needs_host = self._upload.needs_host
+        try:
+            self._upload.upload(frame)
+        except Exception as e:  # interop failing mid-show: the host copy always works
+            if isinstance(self._upload, HostUpload):
+                raise
+            self._upload.close()
+            self._upload, self.needs_host = HostUpload(self._texture.id, frame.width, frame.height), True
+            self.upload_note = f"CUDA-GL interop failed ({e}); using the host copy"
+            log.warning("window: %s", self.upload_note)
+            self._upload.upload(frame)
+
     def _draw(self, frame: Frame) -> None:
+        self._window.switch_to()
+        self._upload_frame(frame)
+        fw, fh = self._window.get_framebuffer_size()
         from pyglet import gl
 
-        pixels = frame.host()
-        self._window.switch_to()
-        gl.glBindTexture(gl.GL_TEXTURE_2D, self._texture.id)
-        gl.glPixelStorei(gl.GL_UNPACK_ALIGNMENT, 1)
-        gl.glTexSubImage2D(gl.GL_TEXTURE_2D, 0, 0, 0, frame.width, frame.height, gl.GL_RGBA,
-                           gl.GL_UNSIGNED_BYTE, pixels.data_ptr())
-        fw, fh = self._window.get_framebuffer_size()
         gl.glViewport(0, 0, fw, fh)
         self._window.projection = _ortho(fw, fh)
         self._window.clear()
         self._place_sprite()
         self._sprite.draw()
         if self.registry is not None and self.registry.get("engine.overlay") > 0.5:
-            fps = self.fps_source() if self.fps_source else 0.0
-            mask = self.mask_source() if self.mask_source else []
-            self._overlay.draw(fw, fh, fps, mask)
+            info = self.overlay_source() if self.overlay_source else OverlayInfo(
+                paused=self.registry.get("engine.pause") > 0.5)
+            self._overlay.draw(fw, fh, info)
 
     def _send(self, frame: Frame) -> None:
         self._window.dispatch_events()
@@ -156,6 +215,9 @@ class WindowSink(Sink):
         return np.frombuffer(buf, dtype=np.uint8).reshape(fh, fw, 4)[::-1].copy()
 
     def _close(self) -> None:
+        if self._upload is not None:
+            self._upload.close()
+            self._upload = None
         if self._window is not None:
             self._window.close()
             self._window = None
@@ -165,31 +227,3 @@ def _ortho(width: int, height: int):
     from pyglet.math import Mat4
 
     return Mat4.orthogonal_projection(0, width, 0, height, -255, 255)
-
-
-class _Overlay:
-    """fps text and the blend mask as bars (one per layer; the [0, 1] band is marked)."""
-
-    def __init__(self, pyglet):
-        self.pyglet = pyglet
-        self.batch = pyglet.graphics.Batch()
-        self.label = pyglet.text.Label("", x=8, y=8, font_size=12, color=(255, 255, 255, 255), batch=self.batch)
-        self.bars: list = []
-
-    def draw(self, width: int, height: int, fps: float, mask: list[float]) -> None:
-        shapes = self.pyglet.shapes
-        self.label.text = f"{fps:5.1f} fps"
-        self.label.y = height - 20
-        while len(self.bars) < len(mask):
-            self.bars.append(shapes.Rectangle(0, 0, 1, 1, color=(255, 200, 0, 200), batch=self.batch))
-        for bar in self.bars[len(mask):]:
-            bar.visible = False
-        unit, base, bw = 40.0, 24.0, max(4.0, min(16.0, (width - 16) / max(len(mask), 1) - 2))
-        for i, (bar, t) in enumerate(zip(self.bars, mask)):
-            bar.visible = True
-            bar.x, bar.y, bar.width = 8 + i * (bw + 2), base, bw
-            bar.height = max(1.0, abs(t) * unit)
-            if t < 0:
-                bar.y = base - bar.height
-            bar.color = (255, 200, 0, 200) if 0.0 <= t <= 1.0 else (255, 60, 60, 220)  # red = overblend
-        self.batch.draw()

@@ -22,6 +22,7 @@ class PreviewSink(Sink):
 
     name = "preview"
     needs_host = True
+    on_render_thread = True       # it copies a frame only when a page asks: cheaper than a delivery thread
 
     def __init__(self, max_side: int = 320, quality: int = 75):
         super().__init__()

@@ -108,7 +108,10 @@ class Surface:
         self._captured = asyncio.Event()
         loop = asyncio.get_running_loop()
         captured = self._captured
-        self.preview.on_capture = lambda: loop.call_soon_threadsafe(captured.set)
+        def wake() -> None:
+            loop.call_soon_threadsafe(captured.set)
+
+        self.preview.on_capture = wake
         self._runner = web.AppRunner(build_app(self), handle_signals=False, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self.config.host, self.config.port, reuse_address=True)

@@ -87,7 +87,7 @@ def test_apply_is_free_when_nothing_changed_and_rewrites_only_changed_layers(sg2
     G = BlendedGenerator(sg2_pair)
     values = masks.defaults(len(A.layers))
     assert G.apply(masks.compose(values, len(A.layers))) == 0           # equals the initial blend
-    values["blend.layer.4"] = 0.3
+    values["blend.layer.4"], values["blend.hold.4"] = 0.3, 1.0            # fader 4 moved
     assert G.apply(masks.compose(values, len(A.layers))) == len(A.layers[4].keys)
     assert G.apply(masks.compose(dict(values), len(A.layers))) == 0
 
@@ -286,6 +286,7 @@ def test_live_nway_weights_add_a_third_model_in_free_form(sg3_models):
     A, B, C = sg3_models
     G = BlendedGenerator([A, B, C])
     values = {**masks.defaults(len(A.layers)), **{f"blend.layer.{i}": 0.5 for i in range(len(A.layers))},
+              **{f"blend.hold.{i}": 1.0 for i in range(len(A.layers))},
               "blend.model.2": 0.25}
     assert "blend.model.2" in {s.name for s in masks.params(len(A.layers), num_models=3)}
     assert "blend.model.2" not in {s.name for s in masks.params(len(A.layers))}

@@ -30,16 +30,35 @@ def test_wide_curve_is_a_flat_interpolation_and_soft_curve_is_monotonic():
     assert 0.0 < soft[0] < 0.02 and 0.98 < soft[-1] < 1.0
 
 
-def test_compose_adds_faders_to_curve_then_kinds_then_clamps():
+def test_compose_held_faders_are_t_the_rest_follow_the_curve_then_kinds_then_clamps():
     values = {"blend.curve.amount": 1.0, "blend.curve.center": 0.5, "blend.curve.width": 0.0,
-              "blend.layer.0": 0.3, "blend.layer.9": 2.5, "blend.mapping": -7.0,
+              "blend.layer.0": 0.3, "blend.hold.0": 1.0, "blend.layer.9": 3.5, "blend.hold.9": 1.0,
+              "blend.layer.8": 0.2, "blend.hold.8": 0.0, "blend.mapping": -7.0,
               "blend.kind.torgb": 0.25, "blend.kind.torgb.amount": 0.5}
     state = compose(values, 10)
-    assert state.layers[0] == pytest.approx(0.3)        # curve 0 + fader 0.3
-    assert state.layers[9] == 3.0                       # curve 1 + fader 2.5, clamped to safety max 3
+    assert state.layers[0] == 0.3                       # held: the fader, whatever the curve says (0 there)
+    assert state.layers[8] == 1.0                       # not held: the curve (1 there), the fader ignored
+    assert state.layers[9] == 3.0                       # held at 3.5, clamped to the safety max 3
+    assert state.faders[8] == 0.2 and state.holds[8] == 0.0 and state.mode == "absolute"   # for the overlay
     assert state.mapping == -2.0                        # clamped to safety min -2
     assert state.kinds == (("torgb", 0.25, 0.5),)
     assert compose({}, 4) == BlendState((0.0,) * 4)
+    half = compose({**values, "blend.hold.8": 0.5}, 10)
+    assert half.layers[8] == pytest.approx(0.6)         # a hold between 0 and 1 crossfades curve and fader
+
+
+def test_offset_mode_adds_the_faders_to_the_curve():
+    values = {"blend.curve.amount": 1.0, "blend.curve.center": 0.5, "blend.curve.width": 0.0,
+              "blend.layer.0": 0.3, "blend.layer.9": 2.5, "blend.layer.mode": "offset"}
+    state = compose(values, 10)
+    assert state.layers[0] == pytest.approx(0.3)        # curve 0 + fader 0.3
+    assert state.layers[9] == 3.0                       # curve 1 + fader 2.5, clamped to safety max 3
+    assert compose({**values, "blend.layer.mode": 1.0}, 10) == state      # the choice by index
+
+
+def test_a_dict_that_names_a_fader_without_its_hold_means_that_layer_at_that_value():
+    state = compose({"blend.curve.amount": 1.0, "blend.curve.width": 0.0, "blend.layer.9": 0.25}, 10)
+    assert state.layers[9] == 0.25 and state.layers[8] == 1.0 and state.layers[0] == 0.0
 
 
 def test_compose_rejects_nan_and_inf():
@@ -104,7 +123,7 @@ def test_mask_syntax():
     ("interp=lots", "not a finite number"),
     ("interp=nan", "not a finite number"),
     ("L12=1", "L0..L9"),
-    ("4:0,12:1", "no block at resolution 12"),
+    ("4:0,12:1", "no layers at resolution 12"),
     ("wobble", "not understood"),
 ])
 def test_bad_mask_specs_say_what_is_wrong(spec, message):

@@ -51,10 +51,10 @@ def test_a_negative_weight_list_is_a_value(saved, tmp_path):
 
 
 @pytest.mark.parametrize("spec, needles", [
-    ("snapshot:shots,every=abc", ["every='abc' must be a whole number"]),
-    ("record:show.mp4,frames=3", ["record has no option 'frames'", "its options: fps, crf, block"]),
+    ("snapshot:shots,every=abc", ["every='abc' is not a whole number"]),
+    ("record:show.mp4,frames=3", ["record has no option 'frames'", "it takes fps, crf, codec, block"]),
     ("record:show.mp4,fsp=30", ["did you mean 'fps'?"]),
-    ("null,readback=maybe", ["readback='maybe' must be 1 or 0"]),
+    ("null,readback=maybe", ["write readback=1 or readback=0"]),
 ])
 def test_sink_options_are_checked_before_any_model_loads(capsys, spec, needles):
     assert main(["run", "--sink", spec, "--seconds", "1", "--osc-port", "0", "--http-port", "0"]) == 2

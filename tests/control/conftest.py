@@ -15,9 +15,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine.control.actions import Actions
 from engine.core.params import ParamRegistry
 from tests.conftest import missing_resource
+from tests.helpers import RecordingActions
 
 JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
 
@@ -34,25 +34,6 @@ def engine_registry(num_layers: int = 18) -> ParamRegistry:
     for family in ("stylegan2", "stylegan3"):
         reg.add_all(latent_params(SimpleNamespace(num_ws=num_layers, c_dim=0, family=family)))
     return reg
-
-
-class RecordingActions(Actions):
-    """Actions that remember every call, in order."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple] = []
-
-    def recall_preset(self, name, morph=None):
-        self.calls.append(("recall_preset", name, morph))
-
-    def save_preset(self, name):
-        self.calls.append(("save_preset", name))
-
-    def tap_tempo(self):
-        self.calls.append(("tap_tempo",))
-
-    def panic(self):
-        self.calls.append(("panic",))
 
 
 @pytest.fixture

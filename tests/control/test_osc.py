@@ -9,11 +9,11 @@ from types import SimpleNamespace
 import pytest
 from pythonosc.osc_message_builder import OscMessageBuilder, build_msg
 
-from engine.control.actions import Actions
 from engine.control.mapping import OscAlias
 from engine.control.osc import OscAdapter, load_osc_aliases
 from engine.core.params import ParamRegistry, ParamSpec
 from engine.errors import MappingError
+from tests.helpers import RecordingActions
 
 TD = ("127.0.0.1", 50123)   # a TouchDesigner OSC Out CHOP's sending address
 
@@ -29,23 +29,6 @@ def make_registry(layers: int = 4) -> ParamRegistry:
     reg.add(ParamSpec("tempo.tap", kind="trigger"))
     reg.drain_changes()
     return reg
-
-
-class RecordingActions(Actions):
-    def __init__(self) -> None:
-        self.calls: list[tuple] = []
-
-    def recall_preset(self, name, morph=None):
-        self.calls.append(("recall", name, morph))
-
-    def save_preset(self, name):
-        self.calls.append(("save", name))
-
-    def tap_tempo(self):
-        self.calls.append(("tap",))
-
-    def panic(self):
-        self.calls.append(("panic",))
 
 
 def msg(address: str, *args, types: str | None = None) -> bytes:
@@ -150,8 +133,9 @@ def test_actions_fire_on_press_only():
     osc.handle_packet(msg("/tempo/tap"), TD)
     osc.handle_packet(msg("/blend/panic", 1, types="i"), TD)
     osc.handle_packet(msg("/preset/save", 3.0), TD)      # no name: refused
-    assert actions.calls == [("recall", "dusk", None), ("recall", "dawn", 4.0), ("recall", "dawn", None),
-                             ("save", "mine"), ("tap",), ("tap",), ("panic",)]
+    assert actions.calls == [("recall_preset", "dusk", None), ("recall_preset", "dawn", 4.0),
+                             ("recall_preset", "dawn", None), ("save_preset", "mine"), ("tap_tempo",),
+                             ("tap_tempo",), ("panic",)]
     assert osc.stats.rejected == 1
 
 
@@ -248,7 +232,7 @@ def test_a_held_button_sent_every_cook_fires_once():
         clock.now += 1 / 60
     osc.handle_packet(msg("/tempo/tap", 0.0), TD)            # release ...
     osc.handle_packet(msg("/tempo/tap", 1.0), TD)            # ... and a second press
-    assert actions.calls == [("tap",), ("tap",)]
+    assert actions.calls == [("tap_tempo",), ("tap_tempo",)]
     assert reg.snapshot().triggers["latent.next_seed"] == 1
 
 
@@ -263,7 +247,7 @@ def test_a_sender_that_never_releases_can_press_again_after_a_pause():
     osc.handle_packet(msg("/tempo/tap", 1.0), TD)
     osc.handle_packet(msg("/tempo/tap"), TD)                  # a bang always fires
     osc.handle_packet(msg("/tempo/tap"), TD)
-    assert actions.calls == [("tap",)] * 4
+    assert actions.calls == [("tap_tempo",)] * 4
 
 
 def test_presses_are_per_sender():

@@ -11,7 +11,8 @@ from pythonosc.osc_message_builder import build_msg
 from engine.control.mapping import load_mapping
 from engine.control.osc import OscAdapter
 from engine.control.osc_table import address_rows
-from tests.control.conftest import RecordingActions, engine_registry
+from tests.control.conftest import engine_registry
+from tests.helpers import RecordingActions
 
 ROOT = Path(__file__).resolve().parents[2]
 DOC = (ROOT / "docs" / "touchdesigner.md").read_text()

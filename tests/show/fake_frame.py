@@ -3,7 +3,8 @@
 :func:`fake_frame_device` is ``tests/latents/fake_device.fake_accelerator`` plus the indexing a frame's
 ops use (basic indices as in ``tests/ops/host_sync``, and the integer-tensor gathers of
 ``grid_sample``'s decomposition), which a CPU build of PyTorch refuses on a tensor that says
-``device='cuda:0'``. :func:`fake_renderer` builds a show's renderer there (blend, latents with
+``device='cuda:0'``; ``torch.cuda.device(...)`` (the readback's device guard) is a no-op there.
+:func:`fake_renderer` builds a show's renderer there (blend, latents with
 directions, network bending) from real models whose directions were computed on the CPU first.
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Iterator
+from unittest import mock
 
 import torch
 from torch._subclasses.fake_tensor import is_fake, unset_fake_temporarily
@@ -55,7 +57,7 @@ def fake_frame_device(kind: str = "cuda") -> Iterator[SyncLog]:
     torch.Tensor.__setitem__ = _fake_setitem(saved["__setitem__"])  # type: ignore[method-assign]
     torch.Tensor.contiguous = _fake_contiguous(saved["contiguous"])  # type: ignore[method-assign]
     try:
-        with fake_accelerator(kind) as log:
+        with fake_accelerator(kind) as log, mock.patch("torch.cuda.device", lambda device: contextlib.nullcontext()):
             yield log
     finally:
         for name, method in saved.items():

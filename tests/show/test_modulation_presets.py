@@ -18,20 +18,23 @@ from engine.show.catalog import show_params
 from engine.show.modulators import Modulation
 from engine.show.presets import PresetManager
 from tests.control.audio.signals import click_track, with_burst, write_audio
+from tests.helpers import thin_generator
 
 ROOT = Path(__file__).resolve().parents[2]
 WITH_MODS = sorted(p for p in (ROOT / "presets").glob("*.toml") if "[[mod]]" in p.read_text())
 
 
-def show(layers: int, family: str, preset_path: Path):
+def show(kind: str, preset_path: Path):
     """A show's registry (with audio.* and the preset's mod.*), the preset recalled, and its modulation."""
+    table = thin_generator(kind).layers
     reg = ParamRegistry()
-    reg.add_all(show_params(layers, SimpleNamespace(num_ws=layers, c_dim=0, family=family)) + audio_params())
+    family = kind.split("-")[0]
+    reg.add_all(show_params(len(table), SimpleNamespace(num_ws=len(table), c_dim=0, family=family)) + audio_params())
     mods = load_mods(preset_path)
     modulation = Modulation(mods, reg)
     reg.add_all(modulation.params())
-    presets = PresetManager(ROOT / "presets", reg)
-    assert presets.load(preset_path.stem).validate(reg) == []
+    presets = PresetManager(ROOT / "presets", reg, layers=lambda: table)
+    assert presets.load(preset_path.stem).validate(reg, table) == []
     presets.recall(preset_path.stem)
     return reg, modulation
 
@@ -44,9 +47,9 @@ def test_an_lfo_preset_and_an_audio_preset_are_shipped():
 
 
 @pytest.mark.parametrize("path", WITH_MODS, ids=[p.stem for p in WITH_MODS])
-@pytest.mark.parametrize(("layers", "family"), [(18, "stylegan2"), (14, "stylegan2"), (16, "stylegan3")])
-def test_presets_bind_and_move_their_targets(path, layers, family, tmp_path):
-    reg, modulation = show(layers, family, path)
+@pytest.mark.parametrize("kind", ["stylegan2-1024", "stylegan2-256", "stylegan3-1024"])
+def test_presets_bind_and_move_their_targets(path, kind, tmp_path):
+    reg, modulation = show(kind, path)
     targets = sorted({r.param for m in modulation.configs for r in m.routes})
     track = None
     if any(m.type == "envelope" for m in modulation.configs):

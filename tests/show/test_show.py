@@ -64,8 +64,9 @@ def test_panic_without_a_preset_returns_to_model_a(show):
     show.registry.set("blend.layer.2", 1.7)
     show.registry.set("blend.curve.amount", 1.0)
     show.actions.panic()
-    steps(show, 1)
+    steps(show, 2)                                            # the press is handled after frame 1's snapshot
     assert show.registry.get("blend.layer.2") == 0.0 and show.registry.get("blend.curve.amount") == 0.0
+    assert show.registry.get("blend.hold.2") == 0.0     # every layer back on the (flat) curve
     assert show.renderer.blend_state.layers == tuple(0.0 for _ in show.renderer.blend_state.layers)
 
 

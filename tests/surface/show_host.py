@@ -8,32 +8,12 @@ from collections.abc import Sequence
 
 import torch
 
-from engine.control.actions import Actions
 from engine.core.clock import Clock
 from engine.core.params import ChangeFanout
 from engine.show.build import build_renderer
 from engine.show.catalog import build_registry
 from engine.show.loop import RenderLoop, SinkSet
-from tests.helpers import tiny_pair
-
-
-class RecordingActions(Actions):
-    """Actions that remember every call, in order."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple] = []
-
-    def recall_preset(self, name, morph=None):
-        self.calls.append(("recall_preset", name, morph))
-
-    def save_preset(self, name):
-        self.calls.append(("save_preset", name))
-
-    def tap_tempo(self):
-        self.calls.append(("tap_tempo",))
-
-    def panic(self):
-        self.calls.append(("panic",))
+from tests.helpers import RecordingActions, tiny_pair
 
 
 class ShowHost:

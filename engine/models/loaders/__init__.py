@@ -125,7 +125,7 @@ def load_generator(path: str | os.PathLike, device: str | torch.device = "cpu",
             model = native.read_native(cached)      # written by netblend from a file that passed every check
             return build_from_weights(model.init_kwargs, model.state_dict, device, model.family,
                                       check_values=False)
-        except (NetblendError, *OUT_OF_MEMORY) as e:
+        except (NetblendError, MemoryError, OUT_OF_MEMORY[-1]) as e:
             log.warning("ignoring the cached copy %s of %s (%s); converting again", cached, path,
                         e or type(e).__name__)
     kwargs, state_dict, family = read_model(path)
@@ -230,7 +230,7 @@ def _has_meta_tensors(G: torch.nn.Module) -> bool:
     return False
 
 
-def estimate_w_avg(G: torch.nn.Module, samples: int = W_AVG_SAMPLES, seed: int = 0) -> None:
+def estimate_w_avg(G: Any, samples: int = W_AVG_SAMPLES, seed: int = 0) -> None:
     """Set ``mapping.w_avg`` to the mean W of ``samples`` seeded z (for checkpoints that lack it)."""
     generator = torch.Generator().manual_seed(seed)
     z = torch.randn(samples, G.z_dim, generator=generator)                  # [S, z_dim]
@@ -257,7 +257,7 @@ def _cache_path_or_none(path: Path) -> Path | None:
         return None
 
 
-def save_generator(G: torch.nn.Module, out: str | os.PathLike) -> Path:
+def save_generator(G: Any, out: str | os.PathLike) -> Path:
     """Write ``G`` (its flat kwargs, family and state dict) in the netblend format, atomically."""
     return native.save_native(out, G.state_dict(), G.init_kwargs, G.family)
 

@@ -126,7 +126,7 @@ def _little_endian_bytes(t: torch.Tensor) -> memoryview:
     raw = t.reshape(-1).view(torch.uint8)                             # [numel * element_size]
     if sys.byteorder == "big" and t.element_size() > 1:
         raw = raw.view(-1, t.element_size()).flip(1).reshape(-1)
-    return memoryview(raw.numpy())
+    return memoryview(raw.numpy().data)
 
 
 def read_native(path: str | os.PathLike) -> NativeModel:
