@@ -37,14 +37,16 @@ class Clock:
         return self._time_fn()
 
     def now(self) -> float:
-        """Seconds since start on this clock (starting it when nothing has yet). Control threads stamp
-        events with it (a tap, a trigger press), so every part of a show shares one time base."""
-        now = self._now()
+        """Seconds since the first tick (0 before it). Control threads stamp events with it (a tap, a
+        trigger press), so every part of a show shares one time base; the clock itself starts with
+        the first frame, so a long warm-up never eats into ``--seconds``."""
         if self._start is None:
-            self._start = now
-        return now - self._start
+            return 0.0
+        return self._now() - self._start
 
     def tick(self) -> FrameTime:
+        if self._start is None:
+            self._start = self._now()
         t = self.now()
         dt = max(t - self._last, 0.0) if self._frame >= 0 else 0.0
         self._last = t
