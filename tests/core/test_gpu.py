@@ -9,7 +9,7 @@ from engine.show.build import build_renderer
 from engine.show.catalog import build_registry
 from engine.show.loop import RenderLoop, SinkSet
 from engine.sinks.null import NullSink
-from tests.show.test_loop import tiny_pair
+from tests.helpers import tiny_pair
 
 pytestmark = pytest.mark.gpu
 
