@@ -10,7 +10,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import uuid
 from types import SimpleNamespace
 
 import pytest
@@ -18,6 +17,7 @@ import pytest
 from engine.core.params import ParamRegistry
 from tests.conftest import missing_resource
 from tests.helpers import RecordingActions
+from tests.jack_registry import free_server_name, registry_full_hint
 
 JACK_BACKEND = "mido.backends.rtmidi/UNIX_JACK"
 
@@ -57,7 +57,8 @@ def _die_with_parent() -> None:
 
 @pytest.fixture(scope="session")
 def _jack_server():
-    """Start ``jackd`` with the dummy driver under a unique name; yields (name, error).
+    """Start ``jackd`` with the dummy driver under a free name of a fixed pool (see
+    ``tests/jack_registry.py``: random names filled JACK's registry); yields (name, error).
 
     A probe port stays open for the whole session: libjack tears down its per-process state whenever
     the last client of the process closes, and keeping one client alive avoids that churn. jackd's
@@ -67,7 +68,10 @@ def _jack_server():
     if shutil.which("jackd") is None:
         yield None, "jackd is not installed (apt-get install jackd2)"
         return
-    name = f"netblend-test-{uuid.uuid4().hex[:8]}"
+    name, why = free_server_name("netblend-test")
+    if name is None:
+        yield None, why
+        return
     log = tempfile.TemporaryFile()
     proc = subprocess.Popen(["jackd", "--no-realtime", "-t", "10000", "-n", name,
                              "-d", "dummy", "-r", "48000", "-p", "256"],
@@ -122,7 +126,7 @@ def _wait_for_jack(proc: subprocess.Popen, log):
             log.seek(0)
             err = log.read().decode(errors="replace").strip().splitlines()
             reason = next((line for line in err if "Too many servers" in line), err[-1] if err else "no message")
-            return None, f"jackd exited with {proc.returncode}: {reason}"
+            return None, f"jackd exited with {proc.returncode}: {reason}{registry_full_hint()}"
         try:
             return get_backend(JACK_BACKEND).open_output("netblend-test-probe", virtual=True), None
         except (OSError, SystemError):

@@ -24,10 +24,10 @@ import numpy as np
 import pytest
 
 from tests.conftest import missing_resource
+from tests.jack_registry import free_server_name, registry_full_hint
 
 PLAYER = "netblend-tone"
 WATCHDOG_SECONDS = 120.0        # the server is killed after this, whatever the tests are doing
-SERVER_POOL = 4                 # server names tried in turn (another run may hold one)
 
 
 class TonePlayer:
@@ -107,30 +107,21 @@ def _start_player(proc: subprocess.Popen, name: str):
     return None, f"jackd did not take a client within 5 s ({last})"
 
 
-def _start_server(env: pytest.MonkeyPatch) -> tuple[subprocess.Popen, TonePlayer | None, str | None]:
-    """A dummy JACK server under the first free name of a small fixed pool, with the player on it.
-
-    Fixed names, not random ones: JACK's shared registry holds 8 servers, and an entry left by a
-    server that died uncleanly is only reclaimed by a new server of the same name."""
-    import jack
-
-    error = None
-    for i in range(SERVER_POOL):
-        name = f"netblend-audio-test-{i}"
-        try:                                                   # held by another test run?
-            jack.Client("netblend-probe", servername=name, no_start_server=True).close()
-            continue
-        except jack.JackOpenError:
-            pass
-        proc = subprocess.Popen(["jackd", "--no-realtime", "-t", "2000", "-n", name, "-d", "dummy",
-                                 "-r", "48000", "-p", "256"],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
-        player, error = _start_player(proc, name)
-        if player is not None:
-            env.setenv("JACK_DEFAULT_SERVER", name)          # where PortAudio's JACK host API connects
-            return proc, player, None
+def _start_server(env: pytest.MonkeyPatch) -> tuple[subprocess.Popen | None, TonePlayer | None, str | None]:
+    """A dummy JACK server under a free name of a small fixed pool (``tests/jack_registry.py`` says
+    why fixed names), with the player on it."""
+    name, why = free_server_name("netblend-audio-test")
+    if name is None:
+        return None, None, why
+    proc = subprocess.Popen(["jackd", "--no-realtime", "-t", "2000", "-n", name, "-d", "dummy",
+                             "-r", "48000", "-p", "256"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, preexec_fn=_die_with_parent)
+    player, error = _start_player(proc, name)
+    if player is None:
         _stop(proc)
-    return proc, None, error
+        return proc, None, f"{error}{registry_full_hint()}"
+    env.setenv("JACK_DEFAULT_SERVER", name)              # where PortAudio's JACK host API connects
+    return proc, player, None
 
 
 @pytest.fixture(scope="module")
@@ -150,6 +141,9 @@ def _portaudio_on_jack():
         return
     env = pytest.MonkeyPatch()
     proc, player, error = _start_server(env)
+    if proc is None:
+        yield None, error
+        return
     watchdog = threading.Timer(WATCHDOG_SECONDS, proc.kill)
     watchdog.daemon = True
     watchdog.start()
