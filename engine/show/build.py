@@ -127,8 +127,9 @@ def warm_up(renderer: Renderer, registry, tune_threads: bool = True, frames: int
     """Render a few frames off the show (kernels chosen, caches filled) before going live, reading the
     registry's targets without changing anything. On a CPU it also picks the thread count
     (:func:`choose_cpu_threads`); ``deterministic`` (offline renders) allows several threads only when
-    they render exactly the pixels one thread renders, so a render is the same in every process. Then
-    the frame is compiled and captured where the renderer's frame options say so (:func:`prepare_frames`).
+    they render exactly the pixels one thread renders, so a render is the same in every process (a
+    frame compiled for the CPU keeps every thread: the compile cache holds code for one thread count,
+    and warm-up and show must agree on it). Then the frame is compiled and captured where the renderer's frame options say so (:func:`prepare_frames`).
     Returns the steady frame time in seconds."""
     clock = FakeClock(fps=30)
     values = registry.targets()               # read only: warming up changes no state of the show
@@ -150,7 +151,10 @@ def warm_up(renderer: Renderer, registry, tune_threads: bool = True, frames: int
 
     timed()                                   # first frames: allocation, kernel selection
     steady = None
-    if tune_threads and renderer.device.type == "cpu":
+    # Compiled CPU code is built for one thread count (part of inductor's cache key): a choice made by
+    # timing could differ between `netblend warmup` and the show, which would then compile again.
+    compiled_cpu = renderer.device.type == "cpu" and (renderer.programs.compile or renderer.programs.graph)
+    if tune_threads and renderer.device.type == "cpu" and not compiled_cpu:
         steady = choose_cpu_threads(timed, same_result=pixels if deterministic else None)
     if prepare_frames(renderer, values) or steady is None:
         steady = timed()

@@ -43,7 +43,7 @@ def test_a_second_warmup_reuses_the_compiled_frame_from_the_disk_cache(tmp_path)
                PYTHONPATH=str(ROOT))
     env.pop("TORCHINDUCTOR_CACHE_DIR", None)
     env.pop("TRITON_CACHE_DIR", None)
-    counts = []
+    counts, outputs = [], []
     for _ in range(2):
         done = subprocess.run([sys.executable, "-m", "engine", "warmup", str(model), "--device", "cpu", "--frames",
                                "2", "--compile", "on"], env=env, capture_output=True, text=True, timeout=600)
@@ -53,5 +53,6 @@ def test_a_second_warmup_reuses_the_compiled_frame_from_the_disk_cache(tmp_path)
         assert found, done.stdout + done.stderr
         assert Path(found.group(1)) == tmp_path / "cache" / "compile" / "inductor"
         counts.append((int(found.group(2)), int(found.group(3))))
+        outputs.append(done.stdout)
     (first_hits, first_misses), (second_hits, second_misses) = counts
-    assert first_misses >= 1 and second_misses == 0 and second_hits >= 1
+    assert first_misses >= 1 and second_misses == 0 and second_hits >= 1, outputs
