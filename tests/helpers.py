@@ -28,6 +28,19 @@ def tiny_pair(seed: int = 0):
     return [build_generator(TINY, a_sd), build_generator(TINY, b_sd)]
 
 
+
+def sample_frames(n: int, h: int = 48, w: int = 64) -> list[Frame]:
+    """``n`` RGBA frames ``h`` x ``w`` that differ from each other (red steps per frame, a green ramp)."""
+    out = []
+    for i in range(n):
+        px = torch.zeros(h, w, 4, dtype=torch.uint8)
+        px[..., 0] = (i * 37) % 256
+        px[..., 1] = torch.arange(w, dtype=torch.uint8) * 3
+        px[..., 2] = 200
+        px[..., 3] = 255
+        out.append(Frame(px, i, i / 30))
+    return out
+
 class RecordingActions(Actions):
     """Actions that remember every call, in order."""
 

@@ -1,32 +1,20 @@
 """The file and network outputs, and the sink spec / availability table."""
 
 import pytest
-import torch
 
 from engine.cli import main
 from engine.errors import NetblendError
 from engine.sinks import parse_sink, sink_class, sink_table
-from engine.sinks.base import Frame, SinkError
+from engine.sinks.base import SinkError
 from engine.sinks.null import NullSink
 from engine.sinks.record import RecordSink
-
-
-def frames(n, h=48, w=64):
-    out = []
-    for i in range(n):
-        px = torch.zeros(h, w, 4, dtype=torch.uint8)
-        px[..., 0] = (i * 37) % 256
-        px[..., 1] = torch.arange(w, dtype=torch.uint8) * 3
-        px[..., 2] = 200
-        px[..., 3] = 255
-        out.append(Frame(px, i, i / 30))
-    return out
+from tests.helpers import sample_frames
 
 
 def test_close_is_idempotent_and_send_needs_open():
     sink = NullSink()
     with pytest.raises(SinkError, match="not open"):
-        sink.send(frames(1)[0])
+        sink.send(sample_frames(1)[0])
     sink.open(8, 8)
     sink.close()
     sink.close()

@@ -10,29 +10,17 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from engine.sinks import make_sinks
-from engine.sinks.base import Frame, SinkError
+from engine.sinks.base import SinkError
 from engine.sinks.snapshot import SnapshotSink
 from tests.conftest import ROOT
-
-
-def frames(n, h=48, w=64):
-    out = []
-    for i in range(n):
-        px = torch.zeros(h, w, 4, dtype=torch.uint8)
-        px[..., 0] = (i * 37) % 256
-        px[..., 1] = torch.arange(w, dtype=torch.uint8) * 3
-        px[..., 2] = 200
-        px[..., 3] = 255
-        out.append(Frame(px, i, i / 30))
-    return out
+from tests.helpers import sample_frames
 
 
 def test_the_requested_frame_is_saved_exactly(tmp_path):
-    sent = frames(5)
+    sent = sample_frames(5)
     with SnapshotSink(tmp_path).open(64, 48) as sink:
         sink.send(sent[0])
         sink.request()
@@ -47,7 +35,7 @@ def test_the_requested_frame_is_saved_exactly(tmp_path):
 def test_a_held_snapshot_button_writes_at_most_rate_stills_per_second(tmp_path):
     sink = SnapshotSink(tmp_path, rate=4).open(64, 48)          # at most one still per 0.25 s
     start = time.monotonic()
-    for f in frames(30):                                        # a trigger every frame at 60 fps, for 0.5 s
+    for f in sample_frames(30):                                        # a trigger every frame at 60 fps, for 0.5 s
         sink.request()
         sink.send(f)
         time.sleep(1 / 60)
@@ -59,7 +47,7 @@ def test_a_held_snapshot_button_writes_at_most_rate_stills_per_second(tmp_path):
 
 def test_every_n_frames_is_not_rate_limited(tmp_path):
     with SnapshotSink(tmp_path, every=5).open(64, 48) as sink:
-        for f in frames(20):
+        for f in sample_frames(20):
             sink.send(f)
             sink.wait_idle(5)
     assert len(sink.written) == 4
@@ -70,7 +58,7 @@ def test_the_folder_budget_stops_stills_and_says_so_once(tmp_path, caplog):
     (tmp_path / "keep-me.txt").write_bytes(b"y" * 100_000)            # other files do not
     sink = SnapshotSink(tmp_path, every=1, budget_mb=3001 / 2**20).open(64, 48)
     with caplog.at_level(logging.WARNING, logger="netblend"):
-        for f in frames(6):
+        for f in sample_frames(6):
             sink.send(f)
             sink.wait_idle(5)
     assert len(sink.written) == 1                               # 3000 B + the first still > 3001 B
