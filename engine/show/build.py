@@ -129,8 +129,8 @@ def warm_up(renderer: Renderer, registry, tune_threads: bool = True, frames: int
     (:func:`choose_cpu_threads`); ``deterministic`` (offline renders) allows several threads only when
     they render exactly the pixels one thread renders, so a render is the same in every process (a
     frame compiled for the CPU keeps every thread: the compile cache holds code for one thread count,
-    and warm-up and show must agree on it). Then the frame is compiled and captured where the renderer's frame options say so (:func:`prepare_frames`).
-    Returns the steady frame time in seconds."""
+    and warm-up and show must agree on it). Then the frame is compiled and captured where the
+    renderer's frame options say so (:func:`prepare_frames`). Returns the steady frame time in seconds."""
     clock = FakeClock(fps=30)
     values = registry.targets()               # read only: warming up changes no state of the show
 
