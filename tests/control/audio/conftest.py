@@ -6,7 +6,10 @@ PortAudio and JACK-Client use the system's; two copies in one process talking to
 a client whose process callback is Python (the player's, which needs the GIL) next to rtmidi calls
 that block in JACK holding the GIL, hung the MIDI tests. Here the server starts for the module and
 stops after it; PortAudio lets go of JACK first (its exit handler aborts on a vanished server), and
-a watchdog kills the server if anything hangs, so a test run never hangs on it.
+a watchdog kills the server if anything hangs, so a test run never hangs on it. PortAudio also lets
+go of JACK *before* the player starts: importing sounddevice while the MIDI tests' server was up left
+it a client there, and a process whose libjack talks to two servers reads one's ports through the
+other's graph (the player's audio port then reported itself as MIDI).
 
 The JACK resource counts as the ``midi`` resource: ``scripts/test`` installs JACK and PortAudio, and
 ``--require-midi`` turns their absence into a failure.
@@ -139,6 +142,8 @@ def _portaudio_on_jack():
     except OSError:
         yield None, "PortAudio is missing (apt-get install libportaudio2)"
         return
+    while sd._initialized:      # PortAudio may hold a JACK client on another server (the MIDI tests',
+        sd._terminate()         # when they ran first); libjack serves one server per process at a time
     env = pytest.MonkeyPatch()
     proc, player, error = _start_server(env)
     if proc is None:
