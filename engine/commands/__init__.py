@@ -34,3 +34,21 @@ def frame_config(args) -> dict:
     """The ShowConfig fields of the frame arguments."""
     return dict(precision=getattr(args, "precision", "auto"), num_fp16_res=getattr(args, "fp16_res", None),
                 compile=getattr(args, "compile", "auto"), cuda_graph=getattr(args, "cuda_graph", "auto"))
+
+
+def parse_ranges(text: str, option: str, items: str, example: str, error: type[Exception]) -> list[int]:
+    """``"0-3,7"`` -> ``[0, 1, 2, 3, 7]`` (in the order written, repeats kept) for a command-line option;
+    ``error`` (a NetblendError class) names ``option`` for anything else. ``items`` says what the numbers
+    are (``"seeds"``); ``example`` is a valid value."""
+    numbers: list[int] = []
+    for part in (p.strip() for p in text.split(",") if p.strip()):
+        lo, sep, hi = part.partition("-")
+        if not lo.isdigit() or (sep and not hi.isdigit()):
+            raise error(f"{option} {text!r}: write {items} and ranges, e.g. {example}")
+        first, last = int(lo), int(hi) if sep else int(lo)
+        if last < first:
+            raise error(f"{option} {text!r}: the range {part} runs backwards; write {last}-{first}")
+        numbers.extend(range(first, last + 1))
+    if not numbers:
+        raise error(f"{option} {text!r}: no {items} given; e.g. {option} {example}")
+    return numbers

@@ -36,20 +36,11 @@ def parse_layers(text: str | None) -> tuple[int, ...] | None:
     """``"0-3,6"`` -> ``(0, 1, 2, 3, 6)``; None stays None; raises LatentFileError for anything else."""
     from engine.errors import LatentFileError
 
+    from . import parse_ranges
+
     if text is None:
         return None
-    layers: list[int] = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        lo, sep, hi = part.partition("-")
-        if not lo.isdigit() or (sep and not hi.isdigit()):
-            raise LatentFileError(f"--layers {text!r}: write layer indices and ranges, e.g. 0-3,6")
-        first, last = int(lo), int(hi) if sep else int(lo)
-        if last < first:
-            raise LatentFileError(f"--layers {text!r}: the range {part} runs backwards; write {last}-{first}")
-        layers.extend(range(first, last + 1))
-    if not layers:
-        raise LatentFileError(f"--layers {text!r}: no layer given; e.g. --layers 0-3")
-    return tuple(layers)
+    return tuple(parse_ranges(text, "--layers", "layer indices", "0-3,6", LatentFileError))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -55,18 +55,9 @@ def parse_seeds(text: str) -> list[int]:
     """``"0-3,7"`` -> ``[0, 1, 2, 3, 7]`` (order kept, repeats dropped); a NetblendError for anything else."""
     from engine.errors import NetblendError
 
-    seeds: list[int] = []
-    for part in (p.strip() for p in text.split(",") if p.strip()):
-        lo, sep, hi = part.partition("-")
-        if not lo.isdigit() or (sep and not hi.isdigit()):
-            raise NetblendError(f"--seeds {text!r}: write seeds and ranges, e.g. 0-999 or 1,5,10-20")
-        first, last = int(lo), int(hi) if sep else int(lo)
-        if last < first:
-            raise NetblendError(f"--seeds {text!r}: the range {part} runs backwards; write {last}-{first}")
-        seeds.extend(range(first, last + 1))
-    if not seeds:
-        raise NetblendError(f"--seeds {text!r}: no seed given; e.g. --seeds 0-99")
-    return list(dict.fromkeys(seeds))
+    from . import parse_ranges
+
+    return list(dict.fromkeys(parse_ranges(text, "--seeds", "seeds", "0-999 or 1,5,10-20", NetblendError)))
 
 
 @dataclass(frozen=True)
